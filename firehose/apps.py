@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class FirehoseConfig(AppConfig):
+    name = "firehose"
+    verbose_name = "Cisco Spaces Firehose"

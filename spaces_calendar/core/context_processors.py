@@ -1,0 +1,5 @@
+from django.conf import settings
+
+
+def deployment(request) -> dict:
+    return {"SANDBOX": settings.SANDBOX}

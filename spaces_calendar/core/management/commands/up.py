@@ -1,0 +1,58 @@
+"""Run the whole service with one command: prepare the database, then supervise web, worker, beat and firehose.
+
+honcho does the supervising: prefixed output per process, Ctrl-C or SIGTERM stops them all, and if one process
+dies the others are stopped too, so a half-running service never passes for a healthy one.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from honcho.manager import Manager
+from honcho.printer import Printer
+
+
+def process_set(port: int, workers: int, concurrency: int) -> dict[str, list[str]]:
+    python = sys.executable
+    return {
+        "web": [python, "-m", "gunicorn", "spaces_calendar.wsgi", "--bind", f"127.0.0.1:{port}",
+                "--worker-class", "gthread", "--workers", str(workers), "--threads", "4",
+                "--access-logfile", "-", "--graceful-timeout", "10"],
+        "worker": [python, "-m", "celery", "-A", "spaces_calendar", "worker", "--loglevel", "INFO",
+                   "--concurrency", str(concurrency), "--without-mingle", "--without-gossip"],
+        "beat": [python, "-m", "celery", "-A", "spaces_calendar", "beat", "--loglevel", "INFO",
+                 "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME],
+        "firehose": [python, "manage.py", "run_firehose"],
+    }
+
+
+class Command(BaseCommand):
+    help = "Migrate, create the first admin, seed the sandbox, then run web + worker + beat + firehose."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--web-workers", type=int, default=2)
+        parser.add_argument("--concurrency", type=int, default=2)
+
+    def handle(self, *args, web_workers: int, concurrency: int, **options) -> None:
+        settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
+        call_command("migrate", interactive=False, verbosity=0)
+        call_command("collectstatic", interactive=False, verbosity=0)
+        call_command("ensure_admin")
+        if settings.SANDBOX:
+            call_command("seed_sandbox")
+            self.stdout.write(self.style.WARNING("SANDBOX: no provider credentials set; providers are simulated."))
+        self.stdout.write(f"Serving on http://127.0.0.1:{settings.PORT}  (Ctrl-C stops everything)")
+        self.stdout.flush()
+
+        manager = Manager(Printer(sys.stdout))
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        for name, argv in process_set(settings.PORT, web_workers, concurrency).items():
+            manager.add_process(name, shlex.join(argv), env=env, cwd=str(settings.BASE_DIR))
+        manager.loop()
+        sys.exit(manager.returncode)
+

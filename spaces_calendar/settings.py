@@ -1,0 +1,268 @@
+"""Settings for spaces-calendar: every value comes from the environment through typed helpers.
+
+With no variables set this is the embedded default: SQLite for data, a SQLite file as the Celery broker, secrets
+generated once into ``var/local-secrets.json`` and the provider fakes as a sandbox. See README.md for every
+variable.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from spaces_calendar.environment import Env, local_secrets
+
+env = Env()
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(env.str("SPACES_DATA_DIR", str(BASE_DIR / "var"))).resolve()
+
+# pytest sets PYTEST_VERSION for the whole session: the suite then uses its own database and broker, from
+# TEST_DATABASE_URL / TEST_BROKER_URL when set (CI's PostgreSQL + Redis run), else throwaway SQLite files.
+TESTING = "PYTEST_VERSION" in os.environ
+if TESTING:
+    DATA_DIR = DATA_DIR / "test"
+
+DATABASE_URL = env.str("TEST_DATABASE_URL" if TESTING else "DATABASE_URL", None)
+EMBEDDED = DATABASE_URL is None
+
+if EMBEDDED or TESTING:
+    _local = local_secrets(DATA_DIR / "local-secrets.json")
+    SECRET_KEY = env.secret("SECRET_KEY", _local["SECRET_KEY"])
+    FIELD_ENCRYPTION_KEYS = env.fernet_keys("FIELD_ENCRYPTION_KEYS", _local["FIELD_ENCRYPTION_KEYS"].split(","))
+else:
+    SECRET_KEY = env.secret("SECRET_KEY")
+    FIELD_ENCRYPTION_KEYS = env.fernet_keys("FIELD_ENCRYPTION_KEYS")
+if len(SECRET_KEY) < 32:
+    raise ImproperlyConfigured("SECRET_KEY is too short: expected at least 32 random characters.")
+
+DEBUG = env.bool("DEBUG", False)
+PORT = env.int("PORT", 8000, minimum=1, maximum=65535)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+PUBLIC_BASE_URL = env.url("PUBLIC_BASE_URL", f"http://127.0.0.1:{PORT}")
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", [PUBLIC_BASE_URL])
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", False) else None
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = PUBLIC_BASE_URL.startswith("https://")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "spaces_calendar.core",
+    "occupancy",
+    "firehose",
+]
+
+MIDDLEWARE = [
+    "spaces_calendar.core.logging.RequestContextMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "spaces_calendar.core.tenancy.TenantMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "spaces_calendar.urls"
+WSGI_APPLICATION = "spaces_calendar.wsgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "spaces_calendar.core.context_processors.deployment",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------------------------
+_SQLITE_OPTIONS = {
+    # IMMEDIATE takes the write lock when a transaction starts, so concurrent writers (web, worker, beat,
+    # firehose) wait on the busy timeout instead of failing with "database is locked" on lock upgrade.
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 20,
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+}
+if DATABASE_URL is None:
+    _name = "test-db.sqlite3" if TESTING else "db.sqlite3"
+    DATABASE_URL = f"sqlite:///{DATA_DIR / _name}"
+try:
+    _db = dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)
+except ValueError as exc:
+    raise ImproperlyConfigured(
+        f"DATABASE_URL is not valid ({exc}): expected e.g. postgres://user:pass@host:5432/name or sqlite:///path"
+    ) from None
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    _db["OPTIONS"] = {**_SQLITE_OPTIONS, **_db.get("OPTIONS", {})}
+    # A file, not memory, so a Celery worker started by the tests sees the same test database.
+    _db["TEST"] = {"NAME": str(Path(_db["NAME"]).with_name("test-" + Path(_db["NAME"]).name))}
+elif _db["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("DATABASE_URL must be a postgres:// or sqlite:/// URL.")
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Celery -----------------------------------------------------------------------------------------------------
+# The embedded broker is kombu's SQLAlchemy transport over its own SQLite file (see README: "Why this broker").
+CELERY_BROKER_URL = env.str(
+    "TEST_BROKER_URL" if TESTING else "CELERY_BROKER_URL",
+    f"sqla+sqlite:///{DATA_DIR / ('test-broker.sqlite3' if TESTING else 'celery-broker.sqlite3')}",
+)
+if not CELERY_BROKER_URL.startswith(("sqla+sqlite://", "redis://", "rediss://", "amqp://", "amqps://")):
+    raise ImproperlyConfigured(
+        "CELERY_BROKER_URL must start with sqla+sqlite://, redis://, rediss://, amqp:// or amqps://."
+    )
+# kombu hands the SQLAlchemy transport's options straight to create_engine(): only engine arguments go here.
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    {"connect_args": {"timeout": 20}}
+    if CELERY_BROKER_URL.startswith("sqla+")
+    else {"visibility_timeout": 3600}
+)
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True  # a task whose worker dies is delivered again, not lost
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_WORKER_SEND_TASK_EVENTS = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE = {
+    "prune-worker-heartbeats": {"task": "core.prune_heartbeats", "schedule": 3600.0},
+}
+WORKER_HEARTBEAT_INTERVAL = env.float("WORKER_HEARTBEAT_INTERVAL", 15.0, minimum=1)
+WORKER_HEARTBEAT_MAX_AGE = env.float("WORKER_HEARTBEAT_MAX_AGE", 4 * WORKER_HEARTBEAT_INTERVAL, minimum=1)
+HEALTH_BROKER_TIMEOUT = env.float("HEALTH_BROKER_TIMEOUT", 3.0, minimum=0.1)
+
+# --- Outbound HTTP ----------------------------------------------------------------------------------------------
+OUTBOUND_CONNECT_TIMEOUT = env.float("OUTBOUND_CONNECT_TIMEOUT", 5.0, minimum=0.1)
+OUTBOUND_READ_TIMEOUT = env.float("OUTBOUND_READ_TIMEOUT", 30.0, minimum=0.1)
+OUTBOUND_MAX_RETRIES = env.int("OUTBOUND_MAX_RETRIES", 3, minimum=0, maximum=10)
+OUTBOUND_MAX_RETRY_WAIT = env.float("OUTBOUND_MAX_RETRY_WAIT", 30.0, minimum=0)
+OUTBOUND_CA_BUNDLE = env.str("OUTBOUND_CA_BUNDLE", None)
+
+# --- Outside systems: every base URL is a setting, so the same code talks to the real service or a fake --------
+MICROSOFT_LOGIN_URL = env.url("MICROSOFT_LOGIN_URL", "https://login.microsoftonline.com")
+MICROSOFT_GRAPH_URL = env.url("MICROSOFT_GRAPH_URL", "https://graph.microsoft.com/v1.0")
+MICROSOFT_CLIENT_ID = env.str("MICROSOFT_CLIENT_ID", None)
+MICROSOFT_CLIENT_SECRET = env.secret("MICROSOFT_CLIENT_SECRET", None)
+GOOGLE_AUTH_URL = env.url("GOOGLE_AUTH_URL", "https://accounts.google.com/o/oauth2/v2/auth")
+GOOGLE_TOKEN_URL = env.url("GOOGLE_TOKEN_URL", "https://oauth2.googleapis.com/token")
+GOOGLE_API_URL = env.url("GOOGLE_API_URL", "https://www.googleapis.com")
+GOOGLE_CLIENT_ID = env.str("GOOGLE_CLIENT_ID", None)
+GOOGLE_CLIENT_SECRET = env.secret("GOOGLE_CLIENT_SECRET", None)
+WEBEX_APP_ID = env.str("WEBEX_APP_ID", None)
+WEBEX_CLIENT_ID = env.str("WEBEX_CLIENT_ID", None)
+WEBEX_CLIENT_SECRET = env.secret("WEBEX_CLIENT_SECRET", None)
+WEBEX_JWKS_URLS = env.json_map(
+    "WEBEX_JWKS_URLS",
+    {
+        "us-east-2_a": "https://xapi-a.wbx2.com/jwks",
+        "eu-central-1_k": "https://xapi-k.wbx2.com/jwks",
+        "us-east-1_int13": "https://xapi-intb.wbx2.com/jwks",
+    },
+)
+SPACES_FIREHOSE_URL = env.url("SPACES_FIREHOSE_URL", "https://partners.dnaspaces.io")
+SPACES_API_KEY = env.secret("SPACES_API_KEY", None)
+
+PROVIDER_CREDENTIALS = {
+    "Microsoft 365": {"MICROSOFT_CLIENT_ID": MICROSOFT_CLIENT_ID, "MICROSOFT_CLIENT_SECRET": MICROSOFT_CLIENT_SECRET},
+    "Google Workspace": {"GOOGLE_CLIENT_ID": GOOGLE_CLIENT_ID, "GOOGLE_CLIENT_SECRET": GOOGLE_CLIENT_SECRET},
+    "Webex": {"WEBEX_APP_ID": WEBEX_APP_ID, "WEBEX_CLIENT_ID": WEBEX_CLIENT_ID,
+              "WEBEX_CLIENT_SECRET": WEBEX_CLIENT_SECRET},
+}
+for _provider, _values in PROVIDER_CREDENTIALS.items():
+    _given = [name for name, value in _values.items() if value]
+    if _given and len(_given) != len(_values):
+        _missing = sorted(set(_values) - set(_given))
+        raise ImproperlyConfigured(f"{_provider} is half-configured: {', '.join(_given)} set but "
+                                   f"{', '.join(_missing)} missing.")
+_has_credentials = SPACES_API_KEY is not None or any(
+    all(values.values()) for values in PROVIDER_CREDENTIALS.values()
+)
+SANDBOX = env.bool("SANDBOX", not _has_credentials)
+if SANDBOX and _has_credentials:
+    raise ImproperlyConfigured("SANDBOX=true cannot be combined with real provider credentials: unset one of them.")
+
+# --- Web, API, static -------------------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if TESTING
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "spaces-calendar API",
+    "DESCRIPTION": "Room status for kiosks and occupancy reports for facility teams.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Logging: one JSON object a line, with tenant, request id and Celery task id; secrets redacted --------------
+LOG_LEVEL = env.str("LOG_LEVEL", "INFO").upper()
+if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    raise ImproperlyConfigured(f"LOG_LEVEL={LOG_LEVEL!r} is not valid: expected DEBUG, INFO, WARNING or ERROR.")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {
+        "context": {"()": "spaces_calendar.core.logging.ContextFilter"},
+        "redact": {"()": "spaces_calendar.core.logging.RedactSecretsFilter"},
+    },
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(tenant)s %(request_id)s %(task_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "filters": ["context", "redact"],
+        },
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "celery": {"level": "INFO"},
+    },
+}
