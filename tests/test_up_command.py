@@ -1,0 +1,78 @@
+"""The README's run command end to end: one process set on the embedded default, stopped cleanly by SIGTERM."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.worker import wait_for
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.worker
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def processes_in_session(session_id: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == session_id:  # after "pid (comm)": state, ppid, pgrp, session
+            found.append(int(stat.parent.name))
+    return found
+
+
+def healthz(port: int) -> tuple[int, dict] | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:  # noqa: S310
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+    except OSError:
+        return None
+
+
+def test_up_runs_web_worker_beat_and_firehose_on_the_embedded_default_and_stops_on_sigterm(tmp_path):
+    port = free_port()
+    # A clean embedded default: no test or production database/broker variables, its own data folder.
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PYTEST", "TEST_", "DATABASE_URL", "CELERY_BROKER_URL", "MICROSOFT_", "GOOGLE_"))}
+    env.update({"SPACES_DATA_DIR": str(tmp_path / "var"), "PORT": str(port), "WORKER_HEARTBEAT_INTERVAL": "1"})
+    log = (tmp_path / "up.log").open("w")
+    process = subprocess.Popen([sys.executable, "manage.py", "up"], cwd=ROOT, env=env,  # noqa: S603
+                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    output = lambda: (tmp_path / "up.log").read_text()  # noqa: E731
+    try:
+        assert wait_for(lambda: (healthz(port) or (0,))[0] == 200, timeout=90), output()
+        status, body = healthz(port)
+        assert body["checks"]["broker"]["transport"] == "sqla"
+        assert body["checks"]["database"]["vendor"] == "sqlite"
+        assert "password:" in output()  # the first admin's one-time password, shown once
+        for name in ("web", "worker", "beat", "firehose"):
+            assert f"{name} started" in output()
+        assert "Sandbox Demo Co" in output()
+        assert len(processes_in_session(process.pid)) >= 5  # supervisor, gunicorn, worker, beat, firehose
+    finally:
+        process.send_signal(signal.SIGTERM)
+        returncode = process.wait(timeout=60)
+
+    assert healthz(port) is None  # nothing listens any more
+    for name in ("web", "worker", "beat", "firehose"):
+        assert f"{name} stopped" in output()
+    assert returncode in (0, -signal.SIGTERM, 128 + signal.SIGTERM), output()
+    # No process of the set survives its supervisor (they all share its session, started just for this test).
+    assert processes_in_session(process.pid) == [], output()
