@@ -4,6 +4,10 @@ import os
 
 from celery import Celery
 
+from spaces_calendar.core.broker import install as install_sqlite_broker
+
+install_sqlite_broker()
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "spaces_calendar.settings")
 
 app = Celery("spaces_calendar")

@@ -129,9 +129,8 @@ if not CELERY_BROKER_URL.startswith(("sqla+sqlite://", "redis://", "rediss://", 
     raise ImproperlyConfigured(
         "CELERY_BROKER_URL must start with sqla+sqlite://, redis://, rediss://, amqp:// or amqps://."
     )
-# kombu hands the SQLAlchemy transport's options straight to create_engine(): only engine arguments go here.
 CELERY_BROKER_TRANSPORT_OPTIONS = (
-    {"connect_args": {"timeout": 20}}
+    {"polling_interval": env.float("BROKER_POLLING_INTERVAL", 0.1, minimum=0.01), "connect_args": {"timeout": 20}}
     if CELERY_BROKER_URL.startswith("sqla+")
     else {"visibility_timeout": 3600}
 )

@@ -18,6 +18,9 @@ class Vault(models.Model):
     class Meta:
         app_label = "core"
 
+    def __str__(self) -> str:
+        return self.label
+
 
 @pytest.fixture
 def vault_table(transactional_db):

@@ -1,3 +1,4 @@
+import os
 from datetime import timedelta
 
 import pytest
@@ -68,3 +69,12 @@ def test_no_worker_ever_seen_is_a_503(client):
 
 def test_healthz_is_never_cached(client):
     assert "no-store" in client.get("/healthz")["Cache-Control"]
+
+
+def test_the_suite_runs_on_the_database_and_broker_ci_asked_for(client):
+    record_heartbeat("celery@test")
+    checks = client.get("/healthz").json()["checks"]
+
+    expected_vendor = "postgresql" if os.environ.get("TEST_DATABASE_URL") else "sqlite"
+    expected_transport = "redis" if os.environ.get("TEST_BROKER_URL", "").startswith("redis") else "sqla"
+    assert (checks["database"]["vendor"], checks["broker"]["transport"]) == (expected_vendor, expected_transport)

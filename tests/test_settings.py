@@ -51,7 +51,8 @@ def test_local_secrets_are_stable_across_restarts(tmp_path):
         ({"PORT": "eighty"}, "PORT='eighty' is not valid: expected an integer from 1 to 65535"),
         ({"DEBUG": "maybe"}, "DEBUG='maybe' is not valid"),
         ({"CELERY_BROKER_URL": "kafka://x"}, "CELERY_BROKER_URL must start with"),
-        ({"MICROSOFT_LOGIN_URL": "login.microsoftonline.com"}, "MICROSOFT_LOGIN_URL='login.microsoftonline.com' is not"),
+        ({"MICROSOFT_LOGIN_URL": "login.microsoftonline.com"},
+         "MICROSOFT_LOGIN_URL='login.microsoftonline.com' is not valid: expected an absolute URL"),
         ({"SANDBOX": "true", "SPACES_API_KEY": "real-key"}, "SANDBOX=true cannot be combined"),
     ],
 )
