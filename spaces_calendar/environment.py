@@ -188,7 +188,19 @@ def local_secrets(path: Path) -> dict[str, str]:
     missing = {name: make() for name, make in wanted.items() if name not in stored}
     if missing:
         stored.update(missing)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # Write a temporary file and link it into place: if processes start together, the first link wins and
+        # the others read its secrets, so every process ends up with the same keys.
+        temporary = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             json.dump(stored, handle, indent=2)
+        try:
+            if len(missing) == len(wanted):
+                os.link(temporary, path)
+            else:
+                os.replace(temporary, path)  # completing an older file: nothing else writes it concurrently
+        except FileExistsError:
+            return local_secrets(path)
+        finally:
+            temporary.unlink(missing_ok=True)
     return stored

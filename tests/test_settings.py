@@ -102,3 +102,14 @@ def test_typed_helpers_accept_good_values():
 def test_typed_helpers_name_the_variable_and_form(method, value, message):
     with pytest.raises(ImproperlyConfigured, match=f"X.*{message}"):
         getattr(Env({"X": value}), method)("X")
+
+
+def test_processes_starting_together_agree_on_the_generated_secrets(tmp_path):
+    code = "import sys, json; from spaces_calendar.environment import local_secrets; " \
+           "print(json.dumps(local_secrets(__import__('pathlib').Path(sys.argv[1]))))"
+    processes = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "s.json")], cwd=ROOT,
+                                  stdout=subprocess.PIPE, text=True) for _ in range(4)]
+    outputs = {p.communicate(timeout=60)[0] for p in processes}
+
+    assert len(outputs) == 1
+    assert json.loads(outputs.pop()) == json.loads((tmp_path / "s.json").read_text())
