@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "spaces_calendar.core",
+    "spaces_calendar.calendars",
     "occupancy",
     "firehose",
 ]

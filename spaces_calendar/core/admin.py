@@ -39,6 +39,7 @@ class TenantScopedAdmin(admin.ModelAdmin):
                 Floor: {"building__tenant__in": administered},
                 Room: {"tenant__in": administered},
             }
+            scopes.update(_calendar_scopes(administered))
             if db_field.related_model in scopes:
                 kwargs["queryset"] = db_field.related_model.objects.filter(**scopes[db_field.related_model])
             elif db_field.name == "user":
@@ -73,6 +74,15 @@ class TenantScopedAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return self._is_admin(request, obj)
+
+
+def _calendar_scopes(administered) -> dict:
+    from spaces_calendar.calendars.models import CalendarConnection, CalendarLink
+
+    return {
+        CalendarConnection: {"tenant__in": administered},
+        CalendarLink: {"room__tenant__in": administered},
+    }
 
 
 @admin.register(Tenant)
