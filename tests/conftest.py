@@ -13,3 +13,10 @@ def two_tenants(db):
         "acme_room": make_room(acme, "Acme Boardroom"),
         "globex_room": make_room(globex, "Globex War Room"),
     }
+
+
+@pytest.fixture
+def client_factory():
+    from django.test import Client
+
+    return Client

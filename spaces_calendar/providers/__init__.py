@@ -1,0 +1,1 @@
+"""Calendar providers: one package per provider (client, notification parsing, fake server)."""
