@@ -13,25 +13,17 @@ from spaces_calendar.core.http import AuthError, PermanentError, Throttled
 from spaces_calendar.providers.errors import ConsentRevoked, SyncStateExpired
 from spaces_calendar.providers.microsoft.client import BatchRequest, GraphClient, acquire_token
 from spaces_calendar.providers.microsoft.fake import FakeMicrosoft
-from spaces_calendar.sandbox.harness import FakeRequest, FakeResponse, FakeServer, ca_bundle_path
+from spaces_calendar.sandbox.harness import FakeRequest, FakeResponse, FakeServer
 
 ROOM = "board@contoso.com"
 WINDOW = (datetime(2024, 7, 1, tzinfo=UTC), datetime(2024, 7, 8, tzinfo=UTC))
 
 
 @pytest.fixture
-def fake(settings) -> Iterator[FakeMicrosoft]:
-    with FakeMicrosoft() as fake:
-        settings.MICROSOFT_LOGIN_URL = fake.login_url
-        settings.MICROSOFT_GRAPH_URL = fake.graph_url
-        settings.MICROSOFT_CLIENT_ID = fake.client_id
-        settings.MICROSOFT_CLIENT_SECRET = fake.client_secret
-        settings.OUTBOUND_CA_BUNDLE = ca_bundle_path()
-        settings.OUTBOUND_MAX_RETRY_WAIT = 5.0
-        fake.add_room(ROOM, "Board Room", capacity="12")
-        yield fake
-        fake.login.raise_errors()
-        fake.graph.raise_errors()
+def fake(fake_microsoft, settings) -> FakeMicrosoft:
+    settings.OUTBOUND_MAX_RETRY_WAIT = 5.0
+    fake_microsoft.add_room(ROOM, "Board Room", capacity="12")
+    return fake_microsoft
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from django.urls import reverse
 
 from spaces_calendar.calendars.models import CalendarConnection, ConnectionStatus
 from spaces_calendar.core.models import Role
-from spaces_calendar.providers.microsoft import client as ms_client
 from spaces_calendar.providers.microsoft.fake import ConsentOutcome, FakeMicrosoft
 from spaces_calendar.sandbox.harness import ca_bundle_path
 from tests.factories import make_user
@@ -17,17 +16,10 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def fake_ms(settings):
-    with FakeMicrosoft() as fake:
-        settings.MICROSOFT_LOGIN_URL = fake.login_url
-        settings.MICROSOFT_GRAPH_URL = fake.graph_url
-        settings.MICROSOFT_CLIENT_ID = fake.client_id
-        settings.MICROSOFT_CLIENT_SECRET = fake.client_secret
-        settings.OUTBOUND_CA_BUNDLE = ca_bundle_path()
-        settings.PUBLIC_BASE_URL = "http://testserver"
-        fake.add_room("fjord@contoso.example", "Fjord", capacity="12")
-        yield fake
-        ms_client.forget_tenant(fake.tenant_id)
+def fake_ms(fake_microsoft, settings) -> FakeMicrosoft:
+    settings.PUBLIC_BASE_URL = "http://testserver"
+    fake_microsoft.add_room("fjord@contoso.example", "Fjord", capacity="12")
+    return fake_microsoft
 
 
 @pytest.fixture
