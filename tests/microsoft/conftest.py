@@ -4,7 +4,7 @@ import pytest
 
 from spaces_calendar.providers.microsoft import client as ms_client
 from spaces_calendar.providers.microsoft.fake import FakeMicrosoft
-from spaces_calendar.sandbox.harness import ca_bundle_path
+from spaces_calendar.sandbox.harness import FakeRequest, FakeResponse, ca_bundle_path
 
 
 @pytest.fixture
@@ -20,3 +20,9 @@ def fake_microsoft(settings) -> Iterator[FakeMicrosoft]:
         ms_client.forget_tenant(fake.tenant_id)
         fake.login.raise_errors()
         fake.graph.raise_errors()
+
+
+def answer_like_our_webhook(request: FakeRequest) -> FakeResponse:
+    """Stand-in for our notification endpoint: echo Graph's validation token, accept notifications with 202."""
+    token = request.arg("validationToken")
+    return FakeResponse.text(token) if token is not None else FakeResponse.empty(202)

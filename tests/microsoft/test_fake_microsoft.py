@@ -15,7 +15,8 @@ from spaces_calendar.providers.microsoft.notifications import (
     parse_lifecycle_notifications,
 )
 from spaces_calendar.providers.microsoft.timezones import to_graph_utc
-from spaces_calendar.sandbox.harness import FakeRequest, FakeResponse, FakeServer, ca_bundle_path
+from spaces_calendar.sandbox.harness import FakeResponse, FakeServer, ca_bundle_path
+from tests.microsoft.conftest import answer_like_our_webhook
 
 ROOM = "board@contoso.com"
 
@@ -46,11 +47,8 @@ def token(fake, client) -> str:
 def webhook() -> Iterator[FakeServer]:
     with FakeServer(name="our-webhook") as server:
 
-        def answer(request: FakeRequest) -> FakeResponse:
-            token = request.arg("validationToken")
-            return FakeResponse.text(token) if token is not None else FakeResponse.empty(202)
 
-        server.add_route("POST", "/hook", answer)
+        server.add_route("POST", "/hook", answer_like_our_webhook)
         server.add_route("POST", "/broken", lambda request: FakeResponse.text("", status=500))
         yield server
 

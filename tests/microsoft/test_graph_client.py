@@ -14,6 +14,7 @@ from spaces_calendar.providers.errors import ConsentRevoked, SyncStateExpired
 from spaces_calendar.providers.microsoft.client import BatchRequest, GraphClient, acquire_token
 from spaces_calendar.providers.microsoft.fake import FakeMicrosoft
 from spaces_calendar.sandbox.harness import FakeRequest, FakeResponse, FakeServer
+from tests.microsoft.conftest import answer_like_our_webhook
 
 ROOM = "board@contoso.com"
 WINDOW = (datetime(2024, 7, 1, tzinfo=UTC), datetime(2024, 7, 8, tzinfo=UTC))
@@ -36,15 +37,12 @@ def webhook() -> Iterator[FakeServer]:
     """Our notification endpoint stand-in: echoes the validation token, accepts notifications with 202."""
     with FakeServer(name="our-webhook") as server:
 
-        def echo(request: FakeRequest) -> FakeResponse:
-            token = request.arg("validationToken")
-            return FakeResponse.text(token) if token is not None else FakeResponse.empty(202)
 
         def wrong(request: FakeRequest) -> FakeResponse:
             return FakeResponse.text("not the token")
 
-        server.add_route("POST", "/notify", echo)
-        server.add_route("POST", "/lifecycle", echo)
+        server.add_route("POST", "/notify", answer_like_our_webhook)
+        server.add_route("POST", "/lifecycle", answer_like_our_webhook)
         server.add_route("POST", "/wrong", wrong)
         yield server
 

@@ -170,6 +170,10 @@ def entra_error(status: int, error: str, code: int, text: str) -> FakeResponse:
     return FakeResponse.json(body, status)
 
 
+def _invalid_user(room: str) -> FakeResponse:
+    return graph_error(404, "ErrorInvalidUser", f"The requested user '{room}' is invalid.")
+
+
 def graph_error(status: int, code: str, message: str) -> FakeResponse:
     """Graph's error JSON (https://learn.microsoft.com/graph/errors)."""
     inner = {"date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"), "request-id": str(uuid.uuid4())}
@@ -555,7 +559,7 @@ class FakeMicrosoft:
     def _calendar_view(self, request: FakeRequest, tenant_id: str) -> FakeResponse:
         room = self._room_of(request.params["room"], tenant_id)
         if room is None:
-            return graph_error(404, "ErrorInvalidUser", f"The requested user '{request.params['room']}' is invalid.")
+            return _invalid_user(request.params["room"])
         page = self._next_page(request, tenant_id, self.events_page_size)
         if page is not None:
             return page
@@ -568,7 +572,7 @@ class FakeMicrosoft:
     def _calendar_delta(self, request: FakeRequest, tenant_id: str) -> FakeResponse:
         room = self._room_of(request.params["room"], tenant_id)
         if room is None:
-            return graph_error(404, "ErrorInvalidUser", f"The requested user '{request.params['room']}' is invalid.")
+            return _invalid_user(request.params["room"])
         page = self._next_page(request, tenant_id, self.events_page_size)
         if page is not None:
             return page
