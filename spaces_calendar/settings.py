@@ -14,6 +14,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from spaces_calendar.environment import Env, local_secrets
+from spaces_calendar.sandbox import config as sandbox_config
 
 env = Env()
 
@@ -146,6 +147,9 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "prune-worker-heartbeats": {"task": "core.prune_heartbeats", "schedule": 3600.0},
+    # Cheap when nothing is due: it only claims links whose next_sync_at has passed (daily, or a notification).
+    "dispatch-calendar-syncs": {"task": "calendars.dispatch_due_syncs", "schedule": 15.0},
+    "maintain-calendar-subscriptions": {"task": "calendars.maintain_subscriptions", "schedule": 1800.0},
 }
 WORKER_HEARTBEAT_INTERVAL = env.float("WORKER_HEARTBEAT_INTERVAL", 15.0, minimum=1)
 WORKER_HEARTBEAT_MAX_AGE = env.float("WORKER_HEARTBEAT_MAX_AGE", 4 * WORKER_HEARTBEAT_INTERVAL, minimum=1)
@@ -179,6 +183,19 @@ WEBEX_JWKS_URLS = env.json_map(
         "us-east-1_int13": "https://xapi-intb.wbx2.com/jwks",
     },
 )
+# --- Calendar sync --------------------------------------------------------------------------------------------
+CALENDAR_PROVIDERS = {"microsoft": "spaces_calendar.providers.microsoft.calendar.MicrosoftCalendars"}
+#: Whole local days synced after today (1 = today and tomorrow), in each room's own time zone.
+CALENDAR_SYNC_DAYS_AHEAD = env.int("CALENDAR_SYNC_DAYS_AHEAD", 1, minimum=0, maximum=30)
+#: A claimed sync that has not finished after this long is presumed dead and may be claimed again.
+CALENDAR_SYNC_LEASE_S = env.float("CALENDAR_SYNC_LEASE_S", 600.0, minimum=10)
+#: Notifications for one room within this many seconds become one sync.
+CALENDAR_NOTIFICATION_DEBOUNCE_S = env.float("CALENDAR_NOTIFICATION_DEBOUNCE_S", 5.0, minimum=0)
+#: Renew a change subscription once it has less than this left.
+CALENDAR_SUBSCRIPTION_RENEW_BEFORE_S = env.float("CALENDAR_SUBSCRIPTION_RENEW_BEFORE_S", 3 * 86400.0, minimum=60)
+#: Turn off change subscriptions (a deployment that Graph cannot reach: daily sync only).
+CALENDAR_SUBSCRIPTIONS = env.bool("CALENDAR_SUBSCRIPTIONS", True)
+
 SPACES_FIREHOSE_URL = env.url("SPACES_FIREHOSE_URL", "https://partners.dnaspaces.io")
 SPACES_API_KEY = env.secret("SPACES_API_KEY", None)
 
@@ -200,6 +217,24 @@ _has_credentials = SPACES_API_KEY is not None or any(
 SANDBOX = env.bool("SANDBOX", not _has_credentials)
 if SANDBOX and _has_credentials:
     raise ImproperlyConfigured("SANDBOX=true cannot be combined with real provider credentials: unset one of them.")
+
+# --- Sandbox: `manage.py run_sandbox` (started by `up`) serves the provider fakes on fixed loopback ports --------
+SANDBOX_CA_DIR = DATA_DIR / "sandbox-ca"
+SANDBOX_MICROSOFT_LOGIN_PORT = env.int("SANDBOX_MICROSOFT_LOGIN_PORT", sandbox_config.MICROSOFT_LOGIN_PORT,
+                                       minimum=1, maximum=65535)
+SANDBOX_MICROSOFT_GRAPH_PORT = env.int("SANDBOX_MICROSOFT_GRAPH_PORT", sandbox_config.MICROSOFT_GRAPH_PORT,
+                                       minimum=1, maximum=65535)
+# Point the app at the fakes only after the credentials check above, or these values would count as real
+# credentials. The test suite is left alone: it starts its fakes on free ports and points settings at them per test.
+if SANDBOX and not TESTING:
+    MICROSOFT_CLIENT_ID = sandbox_config.MICROSOFT_CLIENT_ID
+    MICROSOFT_CLIENT_SECRET = sandbox_config.MICROSOFT_CLIENT_SECRET
+    if not env.is_set("MICROSOFT_LOGIN_URL"):
+        MICROSOFT_LOGIN_URL = sandbox_config.microsoft_login_url(SANDBOX_MICROSOFT_LOGIN_PORT)
+    if not env.is_set("MICROSOFT_GRAPH_URL"):
+        MICROSOFT_GRAPH_URL = sandbox_config.microsoft_graph_url(SANDBOX_MICROSOFT_GRAPH_PORT)
+    # Every outside service is a fake signed by the sandbox CA, so trusting only that CA loses nothing.
+    OUTBOUND_CA_BUNDLE = OUTBOUND_CA_BUNDLE or str(SANDBOX_CA_DIR / "ca.pem")
 
 # --- Web, API, static -------------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

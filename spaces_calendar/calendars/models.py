@@ -65,8 +65,19 @@ class CalendarLink(models.Model):
     external_calendar_id = models.CharField(max_length=320)
     #: Microsoft @odata.deltaLink or Google nextSyncToken; empty means the next sync is a full one.
     sync_state = models.TextField(blank=True)
+    #: The window ``sync_state`` covers; a new local day means a new window and so a full sync.
+    sync_window_start = models.DateTimeField(null=True, blank=True)
+    sync_window_end = models.DateTimeField(null=True, blank=True)
     next_sync_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    #: Set by the worker that claimed this link's sync; another claim waits until it is past (a lease, so a
+    #: killed worker only delays the room).
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    claim_token = models.CharField(max_length=32, blank=True, db_index=True)
+    #: Bumped by every change notification; a sync that started before the bump leaves the link due again.
+    change_seq = models.PositiveIntegerField(default=0)
+    failures = models.PositiveIntegerField(default=0)
     last_synced_at = models.DateTimeField(null=True, blank=True)
+    last_full_sync_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=1000, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -77,6 +88,31 @@ class CalendarLink(models.Model):
 
     def __str__(self) -> str:
         return f"{self.room} ← {self.external_calendar_id}"
+
+
+class DiscoveredCalendar(models.Model):
+    """A room calendar the provider told us about (or an admin added by address), offered for linking."""
+
+    connection = models.ForeignKey(CalendarConnection, on_delete=models.CASCADE, related_name="discovered")
+    #: The room's email address (Microsoft) or resource email (Google): the stable key.
+    external_id = models.CharField(max_length=320)
+    name = models.CharField(max_length=300, blank=True)
+    capacity = models.PositiveIntegerField(null=True, blank=True)
+    building = models.CharField(max_length=300, blank=True)
+    floor = models.CharField(max_length=100, blank=True)
+    #: Added by an admin because discovery does not list it (hidden from the address list, or just created).
+    added_manually = models.BooleanField(default=False)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "external_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "external_id"], name="calendar_discovered_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.external_id}>" if self.name else self.external_id
 
 
 class Subscription(models.Model):
@@ -93,6 +129,17 @@ class Subscription(models.Model):
 
     def __str__(self) -> str:
         return self.external_id
+
+
+class ValidationWindow(models.Model):
+    """Open while we create a subscription: Graph's validation request names no subscription, so a handshake
+    is only answered while one of these is open (otherwise our endpoint would echo text for anyone)."""
+
+    connection = models.ForeignKey(CalendarConnection, on_delete=models.CASCADE, related_name="+")
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"validation window until {self.expires_at:%H:%M:%S}"
 
 
 class Booking(models.Model):

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from spaces_calendar.calendars.connections import resume_connection
 from spaces_calendar.calendars.models import CalendarConnection, ConnectionStatus, Provider
 from spaces_calendar.core.http import OutboundError
 from spaces_calendar.core.models import Tenant
@@ -85,6 +86,7 @@ def _activate(tenant: Tenant, external_id: str) -> CalendarConnection:
     connection.consented_at = now
     connection.last_error = ""
     connection.save()
+    resume_connection(connection)  # a reconnect picks up the existing links: full sync, fresh subscriptions
     return connection
 
 
