@@ -38,9 +38,11 @@ def wait_for(condition: Callable[[], bool], timeout: float = 30.0, interval: flo
 
 
 class WorkerProcess:
-    def __init__(self, log_path: Path, hostname: str = "e2e@%h") -> None:
+    def __init__(self, log_path: Path, hostname: str = "e2e@%h", env: dict[str, str] | None = None) -> None:
         self.log_path = log_path
         self.hostname = hostname
+        #: Settings for the worker's process, e.g. provider URLs pointing at a fake.
+        self.env = env or {}
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -49,6 +51,7 @@ class WorkerProcess:
             "TEST_DATABASE_URL": test_database_url(),
             "TEST_BROKER_URL": settings.CELERY_BROKER_URL,
             "WORKER_HEARTBEAT_INTERVAL": "1",
+            **self.env,
         }
         log = self.log_path.open("a")
         self.process = subprocess.Popen(  # noqa: S603

@@ -243,15 +243,24 @@ def test_a_batch_item_throttled_for_longer_than_the_max_wait_raises_throttled(fa
 # -- Graph auth failures -----------------------------------------------------------------------------------
 
 
-def test_a_graph_401_surfaces_as_auth_error(fake, graph):
+def test_a_graph_401_on_a_cached_token_gets_one_fresh_token(fake, graph):
     acquire_token(fake.tenant_id)
     fake.expire_tokens()  # msal still holds the (now refused) token in its cache
+
+    assert graph.list_rooms() is not None
+    assert len(fake.token_requests()) == 2
+
+
+def test_a_graph_401_that_persists_with_a_fresh_token_surfaces_as_auth_error(fake, graph):
+    acquire_token(fake.tenant_id)
+    fake.expire_tokens()
+    fake.throttle(r"/places/.*", status=401, times=5)
 
     with pytest.raises(AuthError) as caught:
         graph.list_rooms()
 
     assert caught.value.status == 401
-    assert "InvalidAuthenticationToken" in caught.value.body_excerpt
+    assert len(fake.token_requests()) == 2, "one retry with a new token, then the error"
 
 
 def test_a_revocation_seen_by_graph_with_a_cached_token_is_a_403_auth_error(fake, graph):

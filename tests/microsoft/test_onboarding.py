@@ -4,6 +4,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from django.conf import settings
 from django.urls import reverse
 
 from spaces_calendar.calendars.models import CalendarConnection, ConnectionStatus
@@ -36,7 +37,7 @@ def consent_round_trip(client, fake: FakeMicrosoft):
     query = parse_qs(consent.query)
     assert consent.path == "/organizations/v2.0/adminconsent"
     assert query["scope"] == ["https://graph.microsoft.com/.default"]
-    assert query["redirect_uri"] == ["http://testserver/integrations/microsoft/callback"]
+    assert query["redirect_uri"] == [settings.PUBLIC_BASE_URL + "/integrations/microsoft/callback"]
     assert query["client_id"] == [fake.client_id]
     entra = requests.get(response.url, allow_redirects=False, verify=ca_bundle_path(), timeout=5)
     back = urlsplit(entra.headers["Location"])

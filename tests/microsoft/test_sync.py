@@ -312,3 +312,19 @@ def test_the_daily_sync_is_after_local_midnight_and_spread_per_room():
     midnight = datetime(2026, 11, 22, 23, 0, tzinfo=UTC)
     assert all(midnight <= moment < midnight + timedelta(hours=1) for moment in times)
     assert len(times) > 40
+
+
+def test_consent_revoked_while_a_token_is_cached_is_noticed_at_the_next_sync(setup):
+    fake, connection = setup
+    link = linked_room(connection, fake, "Fjord")
+    run_sync()  # msal now holds a valid token for the tenant
+    fake.revoke_consent()
+    fake.expire_tokens()  # Graph refuses the cached token with 401
+    sync.request_sync([link.pk], delay_s=0)
+
+    run_sync()
+
+    connection.refresh_from_db()
+    assert connection.status == ConnectionStatus.NEEDS_CONSENT
+    assert "unauthorized_client" in connection.status_reason
+    assert len(fake.token_requests()) == 2, "one fresh token request after the 401, not a loop"

@@ -20,7 +20,7 @@ import requests
 from django.conf import settings
 
 from spaces_calendar.core import http
-from spaces_calendar.core.http import OutboundError, PermanentError, Throttled, TransientError
+from spaces_calendar.core.http import AuthError, OutboundError, PermanentError, Throttled, TransientError
 
 from ..errors import ConsentRevoked, SyncStateExpired
 from .timezones import from_graph, to_graph_utc
@@ -273,7 +273,17 @@ class GraphClient:
         return path
 
     def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        headers = {"Authorization": f"Bearer {acquire_token(self.tenant_id)}", **kwargs.pop("headers", {})}
+        extra = kwargs.pop("headers", {})
+        try:
+            headers = {"Authorization": f"Bearer {acquire_token(self.tenant_id)}", **extra}
+            return http.send(self.session, method, self._url(path), headers=headers, **kwargs)
+        except AuthError as error:
+            if error.status != 401:
+                raise
+        # Graph no longer takes the cached token (expired early, or consent revoked): ask Entra for a new one,
+        # which raises ConsentRevoked if the tenant withdrew consent. Once only, so a bad token cannot loop.
+        forget_tenant(self.tenant_id)
+        headers = {"Authorization": f"Bearer {acquire_token(self.tenant_id)}", **extra}
         return http.send(self.session, method, self._url(path), headers=headers, **kwargs)
 
     def _pages(self, path: str, params: dict[str, str] | None = None, **kwargs: Any) -> Iterator[dict[str, Any]]:
