@@ -116,6 +116,10 @@ class CalendarProvider(Protocol):
         """Remove a subscription; one that is already gone is not an error."""
         ...
 
+    def token_expires_at(self, connection: CalendarConnection) -> datetime | None:
+        """When the access token in use expires (shown to the admin), if known."""
+        ...
+
     def forget(self, connection: CalendarConnection) -> None:
         """Drop cached tokens or clients of this connection (after revocation)."""
         ...

@@ -200,7 +200,8 @@ def _sync_links(connection: CalendarConnection, links: list[CalendarLink], token
         _succeed(link, token, result, windows[link.pk], now)
         report.synced += 1
     if report.synced:
-        CalendarConnection.objects.filter(pk=connection.pk).update(last_synced_at=now, last_error="")
+        CalendarConnection.objects.filter(pk=connection.pk).update(
+            last_synced_at=now, last_error="", token_expires_at=provider.token_expires_at(connection))
     logger.info("synced %d link(s), %d failed: %s", report.synced, report.failed, report.counts)
 
 

@@ -68,7 +68,9 @@ def test_a_full_sync_stores_each_booking_in_utc_and_hides_private_details(setup)
     assert link.sync_state.startswith(fake.graph_url) and "$deltatoken=" in link.sync_state
     assert link.next_sync_at > timezone.now() + timedelta(minutes=1), "the next sync is the daily one"
     assert link.claim_token == "" and link.last_full_sync_at is not None
-    assert CalendarConnection.objects.get(pk=connection.pk).last_synced_at is not None
+    shown = CalendarConnection.objects.get(pk=connection.pk)
+    assert shown.last_synced_at is not None
+    assert timedelta(minutes=55) < shown.token_expires_at - timezone.now() <= timedelta(hours=1), "shown to admins"
 
 
 def test_syncing_again_with_no_change_writes_nothing(setup):

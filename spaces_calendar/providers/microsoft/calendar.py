@@ -19,7 +19,7 @@ from spaces_calendar.calendars.models import CalendarConnection, CalendarLink, S
 from spaces_calendar.calendars.remote import FetchRequest, FetchResult, RemoteCalendar, RemoteEvent, RemoteSubscription
 from spaces_calendar.core.http import AuthError, PermanentError, TransientError
 
-from .client import BatchRequest, BatchResponse, Event, GraphClient, forget_tenant, parse_event
+from .client import BatchRequest, BatchResponse, Event, GraphClient, forget_tenant, parse_event, token_expiry
 from .timezones import to_graph_utc
 
 logger = logging.getLogger(__name__)
@@ -118,6 +118,9 @@ class MicrosoftCalendars:
 
     def unsubscribe(self, connection: CalendarConnection, external_id: str, resource: str) -> None:
         self._client(connection).delete_subscription(external_id)
+
+    def token_expires_at(self, connection: CalendarConnection) -> datetime | None:
+        return token_expiry(connection.external_tenant_id)
 
     def forget(self, connection: CalendarConnection) -> None:
         if connection.external_tenant_id:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -36,6 +37,8 @@ BATCH_LIMIT = 20
 BATCH_RETRY_STATUSES = frozenset({429, 503})
 
 _apps: dict[tuple[str, str, str], msal.ConfidentialClientApplication] = {}
+#: When each tenant's current access token expires (epoch seconds), for the admin page.
+_expiries: dict[str, float] = {}
 _apps_lock = threading.Lock()
 
 
@@ -71,11 +74,18 @@ def _build_app(login: str, tenant_id: str) -> msal.ConfidentialClientApplication
         raise _network_error(error, authority) from None
 
 
+def token_expiry(tenant_id: str) -> datetime | None:
+    """When the access token msal holds for this tenant expires, if this process got one."""
+    expiry = _expiries.get(tenant_id)
+    return datetime.fromtimestamp(expiry, UTC) if expiry else None
+
+
 def forget_tenant(tenant_id: str) -> None:
     """Drop the cached msal app (and its token cache) of a tenant, e.g. after consent was revoked."""
     with _apps_lock:
         for key in [key for key in _apps if key[1] == tenant_id]:
             del _apps[key]
+        _expiries.pop(tenant_id, None)
 
 
 def acquire_token(tenant_id: str) -> str:
@@ -86,6 +96,8 @@ def acquire_token(tenant_id: str) -> str:
     except requests.RequestException as error:
         raise _network_error(error, settings.MICROSOFT_LOGIN_URL) from None
     if "access_token" in result:
+        if isinstance(result.get("expires_in"), int | float):
+            _expiries[tenant_id] = time.time() + float(result["expires_in"])
         return str(result["access_token"])
     raise _token_error(tenant_id, result)
 
