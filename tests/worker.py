@@ -58,12 +58,16 @@ class WorkerProcess:
             [sys.executable, "-m", "celery", "-A", "spaces_calendar", "worker", "--loglevel", "INFO",
              "--concurrency", "1", "--without-mingle", "--without-gossip", "--hostname", self.hostname],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so a SIGKILL can take the pool children with it
         )
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
         assert self.process is not None
         if self.process.poll() is None:
-            self.process.send_signal(sig)
+            if sig == signal.SIGKILL:  # a crash: the main process and its pool children die at once
+                os.killpg(self.process.pid, sig)
+            else:
+                self.process.send_signal(sig)
         try:
             return self.process.wait(timeout)
         except subprocess.TimeoutExpired:

@@ -6,6 +6,7 @@ consent → rooms → link → sync → new / moved / cancelled meetings by noti
 
 from __future__ import annotations
 
+import signal
 import socket
 from datetime import UTC, datetime, timedelta
 
@@ -24,7 +25,7 @@ from spaces_calendar.calendars.models import (
 from spaces_calendar.calendars.remote import provider_for
 from spaces_calendar.celery import app as celery_app
 from spaces_calendar.core.models import Role
-from spaces_calendar.sandbox.harness import ca_bundle_path
+from spaces_calendar.sandbox.harness import Fault, ca_bundle_path
 from tests.factories import make_room, make_tenant, make_user
 from tests.worker import WorkerProcess, wait_for
 
@@ -123,3 +124,46 @@ def test_consent_link_sync_notifications_revocation_and_reconnect(world):
     assert bookings_before <= set(Booking.objects.values_list("pk", "external_id"))
     assert Booking.objects.count() == 3
     assert "Traceback" not in worker.log()
+
+
+def test_a_worker_killed_mid_sync_is_caught_up_by_the_next_run(fake_microsoft, tmp_path):
+    fake = fake_microsoft
+    env = {
+        "SANDBOX": "false", "MICROSOFT_LOGIN_URL": fake.login_url, "MICROSOFT_GRAPH_URL": fake.graph_url,
+        "MICROSOFT_CLIENT_ID": fake.client_id, "MICROSOFT_CLIENT_SECRET": fake.client_secret,
+        "OUTBOUND_CA_BUNDLE": ca_bundle_path(), "CALENDAR_SUBSCRIPTIONS": "false", "CALENDAR_SYNC_LEASE_S": "10",
+    }
+    celery_app.control.purge()
+    tenant = make_tenant("Contoso")
+    connection = CalendarConnection.objects.create(tenant=tenant, provider="microsoft",
+                                                   external_tenant_id=fake.tenant_id, status=ConnectionStatus.ACTIVE)
+    expected = set()
+    for index in range(25):  # two chunks: 20 + 5 rooms
+        room = make_room(tenant, f"Room {index}")
+        fake.add_room(room.email, room.name, capacity=4)
+        CalendarLink.objects.create(connection=connection, room=room, external_calendar_id=room.email,
+                                    next_sync_at=timezone.now())
+        for hour in (1, 2):
+            expected.add(fake.add_event(room.email, "Busy", at(hour), at(hour + 1))["id"])
+    fake.graph.add_fault(Fault(delay=8), path=r"/v1\.0/\$batch", times=1)  # the first batch hangs...
+
+    first = WorkerProcess(tmp_path / "killed.log", hostname=f"killed@{socket.gethostname()}", env=env)
+    first.start()
+    celery_app.send_task("calendars.dispatch_due_syncs")
+    assert wait_for(lambda: fake.graph.requests_to(r"/v1\.0/\$batch")), first.log()
+    first.stop(signal.SIGKILL)  # ...and its worker dies in the middle of it
+    assert set(Booking.objects.values_list("external_id", flat=True)) < expected
+
+    second = WorkerProcess(tmp_path / "second.log", hostname=f"second@{socket.gethostname()}", env=env)
+    second.start()
+    try:
+        # Beat keeps dispatching; the dead worker's claim is a lease that runs out, then the rooms are taken again.
+        def caught_up() -> bool:
+            celery_app.send_task("calendars.dispatch_due_syncs")
+            return set(Booking.objects.values_list("external_id", flat=True)) == expected
+
+        assert wait_for(caught_up, timeout=60, interval=2), second.log()
+    finally:
+        second.stop()
+    assert Booking.objects.count() == len(expected) == 50
+    assert not CalendarLink.objects.exclude(claim_token="").exists()
