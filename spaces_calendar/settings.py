@@ -220,6 +220,7 @@ if SANDBOX and _has_credentials:
 
 # --- Sandbox: `manage.py run_sandbox` (started by `up`) serves the provider fakes on fixed loopback ports --------
 SANDBOX_CA_DIR = DATA_DIR / "sandbox-ca"
+SANDBOX_STATE_DIR = DATA_DIR / "sandbox-state"  # what the fakes keep across restarts (Graph subscriptions)
 SANDBOX_MICROSOFT_LOGIN_PORT = env.int("SANDBOX_MICROSOFT_LOGIN_PORT", sandbox_config.MICROSOFT_LOGIN_PORT,
                                        minimum=1, maximum=65535)
 SANDBOX_MICROSOFT_GRAPH_PORT = env.int("SANDBOX_MICROSOFT_GRAPH_PORT", sandbox_config.MICROSOFT_GRAPH_PORT,

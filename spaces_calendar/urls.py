@@ -1,11 +1,13 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+from spaces_calendar.calendars import linking_views
 from spaces_calendar.calendars import views as calendar_views
 from spaces_calendar.core import views as core_views
 from spaces_calendar.providers.microsoft import views as microsoft_views
+from spaces_calendar.providers.microsoft import webhooks as microsoft_webhooks
 
 admin.site.site_header = "spaces-calendar administration"
 
@@ -13,8 +15,18 @@ urlpatterns = [
     path("", core_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
     path("integrations/", calendar_views.integrations, name="integrations"),
+    path("integrations/<str:provider>/rooms/", linking_views.rooms, name="calendar-rooms"),
+    path("integrations/<str:provider>/rooms/refresh", linking_views.refresh, name="calendar-rooms-refresh"),
+    path("integrations/<str:provider>/rooms/add", linking_views.add_by_email, name="calendar-rooms-add"),
+    path("integrations/<str:provider>/rooms/link-suggested", linking_views.link_all_suggested,
+         name="calendar-rooms-link-suggested"),
+    path("integrations/<str:provider>/rooms/<int:room_id>/link", linking_views.link, name="calendar-room-link"),
+    path("integrations/<str:provider>/rooms/<int:room_id>/unlink", linking_views.unlink, name="calendar-room-unlink"),
     path("integrations/microsoft/connect", microsoft_views.connect, name="microsoft-connect"),
     path("integrations/microsoft/callback", microsoft_views.callback, name="microsoft-callback"),
+    path("webhooks/microsoft/notifications", microsoft_webhooks.notifications, name="microsoft-notifications"),
+    path("webhooks/microsoft/lifecycle", microsoft_webhooks.lifecycle, name="microsoft-lifecycle"),
+    path("sandbox/", include("spaces_calendar.sandbox.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/schema/", SpectacularAPIView.as_view(), name="openapi-schema"),

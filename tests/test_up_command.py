@@ -46,12 +46,13 @@ def healthz(port: int) -> tuple[int, dict] | None:
         return None
 
 
-def test_up_runs_web_worker_beat_and_firehose_on_the_embedded_default_and_stops_on_sigterm(tmp_path):
+def test_up_runs_web_worker_beat_firehose_and_the_sandbox_on_the_embedded_default_and_stops_on_sigterm(tmp_path):
     port = free_port()
     # A clean embedded default: no test or production database/broker variables, its own data folder.
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PYTEST", "TEST_", "DATABASE_URL", "CELERY_BROKER_URL", "MICROSOFT_", "GOOGLE_"))}
-    env.update({"SPACES_DATA_DIR": str(tmp_path / "var"), "PORT": str(port), "WORKER_HEARTBEAT_INTERVAL": "1"})
+    env.update({"SPACES_DATA_DIR": str(tmp_path / "var"), "PORT": str(port), "WORKER_HEARTBEAT_INTERVAL": "1",
+                "SANDBOX_MICROSOFT_LOGIN_PORT": str(free_port()), "SANDBOX_MICROSOFT_GRAPH_PORT": str(free_port())})
     log = (tmp_path / "up.log").open("w")
     process = subprocess.Popen([sys.executable, "manage.py", "up"], cwd=ROOT, env=env,  # noqa: S603
                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -62,16 +63,17 @@ def test_up_runs_web_worker_beat_and_firehose_on_the_embedded_default_and_stops_
         assert body["checks"]["broker"]["transport"] == "sqla"
         assert body["checks"]["database"]["vendor"] == "sqlite"
         assert "password:" in output()  # the first admin's one-time password, shown once
-        for name in ("web", "worker", "beat", "firehose"):
+        for name in ("sandbox", "web", "worker", "beat", "firehose"):
             assert f"{name} started" in output()
         assert "Sandbox Demo Co" in output()
-        assert len(processes_in_session(process.pid)) >= 5  # supervisor, gunicorn, worker, beat, firehose
+        assert wait_for(lambda: "Fake Microsoft 365 ready" in output(), timeout=30), output()
+        assert len(processes_in_session(process.pid)) >= 6  # supervisor, sandbox, gunicorn, worker, beat, firehose
     finally:
         process.send_signal(signal.SIGTERM)
         returncode = process.wait(timeout=60)
 
     assert healthz(port) is None  # nothing listens any more
-    for name in ("web", "worker", "beat", "firehose"):
+    for name in ("sandbox", "web", "worker", "beat", "firehose"):
         assert f"{name} stopped" in output()
     assert returncode in (0, -signal.SIGTERM, 128 + signal.SIGTERM), output()
     # No process of the set survives its supervisor (they all share its session, started just for this test).

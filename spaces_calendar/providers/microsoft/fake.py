@@ -199,23 +199,30 @@ class FakeMicrosoft:
         client_id: str = "fake-client-id",
         client_secret: str = "fake-client-secret",  # noqa: S107 (a fake's secret)
         tenant_id: str = "",
+        login_port: int = 0,
+        graph_port: int = 0,
     ):
         self.client_id = client_id
         self.client_secret = client_secret
-        self.login = FakeServer(tls=True, name="microsoft-login")
-        self.graph = FakeServer(tls=True, name="microsoft-graph")
+        # Port 0 (tests) picks a free port; the sandbox uses fixed ones the app's settings point at.
+        self.login = FakeServer(tls=True, name="microsoft-login", port=login_port)
+        self.graph = FakeServer(tls=True, name="microsoft-graph", port=graph_port)
         self.tenants: dict[str, FakeTenant] = {}
         self.rooms: dict[str, dict[str, Any]] = {}
         self.room_tenants: dict[str, str] = {}
+        #: Rooms Places leaves out (see ``add_room(hidden=True)``).
+        self.hidden_rooms: set[str] = set()
         self.events: dict[str, dict[str, dict[str, Any]]] = {}
         self.subscriptions: dict[str, FakeSubscription] = {}
         self.token_lifetime = 3599
         self.rooms_page_size = 100
         self.events_page_size = 10
+        #: The most a ``Prefer: odata.maxpagesize`` can get; the server has the last word on page sizes.
+        self.max_page_size = 1000
         self.next_consent: ConsentOutcome = ConsentOutcome.granted()
         #: Validation requests sent to notification URLs: (url, token, status, answer).
         self.validations: list[tuple[str, str, int | None, str]] = []
-        #: Inner requests executed by ``$batch``: (method, path).
+        #: Inner requests executed by ``$batch``: (method, path with query).
         self.batch_log: list[tuple[str, str]] = []
         self._lock = threading.RLock()
         self._tokens: dict[str, tuple[str, float]] = {}
@@ -287,9 +294,13 @@ class FakeMicrosoft:
         capacity: int | str | None = None,
         *,
         tenant_id: str = "",
+        hidden: bool = False,
         **extra: Any,
     ) -> dict[str, Any]:
-        """A Places ``microsoft.graph.room``; ``capacity`` is kept as given (Graph sometimes sends a string)."""
+        """A Places ``microsoft.graph.room``; ``capacity`` is kept as given (Graph sometimes sends a string).
+
+        ``hidden`` rooms have a working mailbox (calendarView, delta, subscriptions) but Places does not list
+        them, like rooms hidden from the address list or created in the last ~48 hours."""
         room = {
             "id": str(uuid.uuid4()).upper(),
             "emailAddress": email,
@@ -307,6 +318,10 @@ class FakeMicrosoft:
             self.rooms[email.lower()] = room
             self.room_tenants[email.lower()] = tenant_id or self.tenant_id
             self.events.setdefault(email.lower(), {})
+            if hidden:
+                self.hidden_rooms.add(email.lower())
+            else:
+                self.hidden_rooms.discard(email.lower())
         return room
 
     def add_event(
@@ -480,7 +495,7 @@ class FakeMicrosoft:
 
     def _page(self, request: FakeRequest, pages: _Pages, size: int) -> FakeResponse:
         """The first ``size`` items; the rest kept behind a skiptoken in ``@odata.nextLink``."""
-        size = self._preferred_page_size(request) or size
+        size = min(self._preferred_page_size(request) or size, self.max_page_size)
         head, rest = pages.items[:size], pages.items[size:]
         body: dict[str, Any] = {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#Collection(event)"}
         if rest:
@@ -545,7 +560,8 @@ class FakeMicrosoft:
 
     def _list_rooms(self, request: FakeRequest, tenant_id: str) -> FakeResponse:
         with self._lock:
-            rooms = [dict(room) for email, room in sorted(self.rooms.items()) if self.room_tenants[email] == tenant_id]
+            rooms = [dict(room) for email, room in sorted(self.rooms.items())
+                     if self.room_tenants[email] == tenant_id and email not in self.hidden_rooms]
         top = int(request.arg("$top") or self.rooms_page_size)
         skip = int(request.arg("$skip") or 0)
         body: dict[str, Any] = {
@@ -619,11 +635,14 @@ class FakeMicrosoft:
         split = urlsplit("/" + str(item.get("url", "")).lstrip("/"))
         method = str(item.get("method", "GET")).upper()
         with self._lock:
-            self.batch_log.append((method, split.path))
+            self.batch_log.append((method, split.path + (f"?{split.query}" if split.query else "")))
         throttled = self._take_batch_throttle(split.path)
         if throttled is not None:
             headers = {"Retry-After": throttled.retry_after, "Content-Type": "application/json"}
-            return {"id": item.get("id"), "status": throttled.status, "headers": headers, "body": THROTTLE_BODY}
+            body = THROTTLE_BODY if throttled.status in (429, 503) else {
+                "error": {"code": "ErrorAccessDenied", "message": "Access is denied. Check credentials and try again."}
+            }
+            return {"id": item.get("id"), "status": throttled.status, "headers": headers, "body": body}
         response = self._run_inner(outer, method, split.path, split.query, item)
         body: Any = response.body
         if isinstance(body, bytes) and body:

@@ -1,4 +1,5 @@
-"""Run the whole service with one command: prepare the database, then supervise web, worker, beat and firehose.
+"""Run the whole service with one command: prepare the database, then supervise web, worker, beat and firehose
+(and, in the sandbox, the fake providers they talk to).
 
 honcho does the supervising: prefixed output per process, Ctrl-C or SIGTERM stops them all, and if one process
 dies the others are stopped too, so a half-running service never passes for a healthy one.
@@ -16,10 +17,15 @@ from django.core.management.base import BaseCommand
 from honcho.manager import Manager
 from honcho.printer import Printer
 
+from spaces_calendar.sandbox.runner import prepare_ca
 
-def process_set(port: int, workers: int, concurrency: int) -> dict[str, list[str]]:
+
+def process_set(port: int, workers: int, concurrency: int, *, sandbox: bool = False) -> dict[str, list[str]]:
     python = sys.executable
+    # First, so the fakes are usually listening before anything calls them (the app copes if they are not yet).
+    fakes = {"sandbox": [python, "manage.py", "run_sandbox"]} if sandbox else {}
     return {
+        **fakes,
         "web": [python, "-m", "gunicorn", "spaces_calendar.wsgi", "--bind", f"127.0.0.1:{port}",
                 "--worker-class", "gthread", "--workers", str(workers), "--threads", "4",
                 "--access-logfile", "-", "--graceful-timeout", "10"],
@@ -32,7 +38,7 @@ def process_set(port: int, workers: int, concurrency: int) -> dict[str, list[str
 
 
 class Command(BaseCommand):
-    help = "Migrate, create the first admin, seed the sandbox, then run web + worker + beat + firehose."
+    help = "Migrate, create the first admin, seed the sandbox, then run web + worker + beat + firehose (+ sandbox)."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--web-workers", type=int, default=2)
@@ -45,13 +51,14 @@ class Command(BaseCommand):
         call_command("ensure_admin")
         if settings.SANDBOX:
             call_command("seed_sandbox")
+            prepare_ca(settings.SANDBOX_CA_DIR)  # the CA file the app trusts exists before any process starts
             self.stdout.write(self.style.WARNING("SANDBOX: no provider credentials set; providers are simulated."))
         self.stdout.write(f"Serving on http://127.0.0.1:{settings.PORT}  (Ctrl-C stops everything)")
         self.stdout.flush()
 
         manager = Manager(Printer(sys.stdout))
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        for name, argv in process_set(settings.PORT, web_workers, concurrency).items():
+        for name, argv in process_set(settings.PORT, web_workers, concurrency, sandbox=settings.SANDBOX).items():
             manager.add_process(name, shlex.join(argv), env=env, cwd=str(settings.BASE_DIR))
         manager.loop()
         sys.exit(manager.returncode)

@@ -1,0 +1,42 @@
+"""Serve the sandbox's fake providers with the demo tenant until SIGTERM or Ctrl-C (``up`` runs this)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from spaces_calendar.sandbox.runner import prepare_ca, serve_until, start_sandbox
+
+
+class Command(BaseCommand):
+    help = "Run the fake Microsoft 365 (Entra login + Graph) with the sandbox demo tenant until stopped."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--login-port", type=int, default=settings.SANDBOX_MICROSOFT_LOGIN_PORT)
+        parser.add_argument("--graph-port", type=int, default=settings.SANDBOX_MICROSOFT_GRAPH_PORT)
+
+    def handle(self, *args, login_port: int, graph_port: int, **options) -> None:
+        if not settings.SANDBOX:
+            raise CommandError("SANDBOX is off (provider credentials are configured): there is nothing to simulate.")
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        ca_bundle = prepare_ca(settings.SANDBOX_CA_DIR)
+        try:
+            sandbox = start_sandbox(login_port=login_port, graph_port=graph_port, state_dir=settings.SANDBOX_STATE_DIR)
+        except OSError as error:
+            raise CommandError(
+                f"The fake Microsoft 365 cannot listen on ports {login_port}/{graph_port} ({error.strerror}). "
+                "Set SANDBOX_MICROSOFT_LOGIN_PORT and SANDBOX_MICROSOFT_GRAPH_PORT to free ports."
+            ) from None
+        fake = sandbox.microsoft
+        self.stdout.write(
+            f"Fake Microsoft 365 ready: login {fake.login_url}, Graph {fake.graph_url}, tenant {fake.tenant_id}, "
+            f"{len(fake.rooms)} rooms, {sandbox.meetings} meetings; CA {ca_bundle}"
+        )
+        self.stdout.flush()
+        serve_until(stop, sandbox)
+        self.stdout.write("Sandbox stopped.")

@@ -1,0 +1,86 @@
+"""The sandbox page: what is simulated, the fake tenant's calendars, and buttons that change them."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from spaces_calendar.core.http import OutboundError
+from spaces_calendar.core.permissions import tenant_admin_required
+from spaces_calendar.sandbox import config, controls_client
+from spaces_calendar.sandbox.controls_client import ChangeResult, ControlRefused
+
+CHANGES = {
+    "add": lambda form: controls_client.add_meeting(form["room"], subject=form.get("subject", "")),
+    "move": lambda form: controls_client.move_meeting(form["room"], form["event_id"], int(form.get("minutes", 30))),
+    "cancel": lambda form: controls_client.cancel_meeting(form["room"], form["event_id"]),
+}
+
+
+def sandbox_only(view):
+    """Outside the sandbox the page does not exist, for anyone."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not settings.SANDBOX:
+            raise Http404("There is no sandbox on this server.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@sandbox_only
+@require_GET
+@tenant_admin_required
+def index(request: HttpRequest) -> HttpResponse:
+    rooms, problem = [], ""
+    try:
+        rooms = controls_client.fetch_rooms()
+    except OutboundError as error:
+        problem = f"The fake Microsoft 365 did not answer ({error.kind}). Is the sandbox process running?"
+    context = {
+        "rooms": rooms,
+        "problem": problem,
+        "time_zone": config.TIME_ZONE,
+        "login_url": settings.MICROSOFT_LOGIN_URL,
+        "graph_url": settings.MICROSOFT_GRAPH_URL,
+        "ca_bundle": settings.OUTBOUND_CA_BUNDLE,
+        "tenant_id": config.MICROSOFT_TENANT_ID,
+    }
+    return render(request, "sandbox/index.html", context)
+
+
+@sandbox_only
+@require_POST
+@tenant_admin_required
+def change_meeting(request: HttpRequest, action: str) -> HttpResponse:
+    if action not in CHANGES or not request.POST.get("room"):
+        raise Http404("Unknown sandbox action.")
+    try:
+        result = CHANGES[action](request.POST)
+    except (KeyError, ValueError):
+        messages.error(request, "That form was incomplete.")
+    except ControlRefused as refusal:
+        messages.error(request, f"The fake Microsoft 365 refused: {refusal}")
+    except OutboundError as error:
+        messages.error(request, f"The fake Microsoft 365 did not answer ({error.kind}).")
+    else:
+        messages.success(request, describe(result))
+    return redirect("sandbox")
+
+
+def describe(result: ChangeResult) -> str:
+    """One sentence for the admin: what changed and whether our webhook heard about it."""
+    meeting = result.meeting
+    what = {"created": "Booked", "updated": "Moved", "deleted": "Cancelled"}[result.change_type]
+    local = f"{meeting.start.strftime('%a %H:%M')}–{meeting.end.strftime('%H:%M')}"
+    text = f"{what} “{meeting.subject or 'meeting'}” ({local})."
+    if not result.notifications:
+        return text + " No change subscription on that room yet, so no notification was sent: link the room first."
+    answers = ", ".join(str(status) if status is not None else error for status, error in result.notifications)
+    return text + f" Graph notified our webhook; it answered {answers}."

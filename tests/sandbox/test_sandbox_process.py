@@ -1,0 +1,119 @@
+"""The sandbox as ``up`` runs it: its own process on fixed ports, a CA shared through the data folder, settings
+that point the app at it, and a clean stop on SIGTERM."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+
+from spaces_calendar.core.management.commands.up import process_set
+from spaces_calendar.sandbox import config
+from tests.worker import wait_for
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def clean_env(tmp_path, **variables) -> dict[str, str]:
+    """The embedded default as a user starts it: no test or provider variables, its own data folder."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "TEST_", "MICROSOFT_", "GOOGLE_"))}
+    return {**env, "SPACES_DATA_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "spaces_calendar.settings", **variables}
+
+
+def settings_seen(tmp_path, **variables) -> dict:
+    names = ["SANDBOX", "MICROSOFT_LOGIN_URL", "MICROSOFT_GRAPH_URL", "MICROSOFT_CLIENT_ID", "OUTBOUND_CA_BUNDLE"]
+    code = ("import django, json; django.setup(); from django.conf import settings; "
+            f"print(json.dumps({{name: getattr(settings, name) for name in {names!r}}}))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=clean_env(tmp_path, **variables),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_the_sandbox_settings_point_the_app_at_the_fakes_and_their_ca(tmp_path):
+    seen = settings_seen(tmp_path, SANDBOX_MICROSOFT_LOGIN_PORT="9441", SANDBOX_MICROSOFT_GRAPH_PORT="9442")
+
+    assert seen == {
+        "SANDBOX": True,
+        "MICROSOFT_LOGIN_URL": "https://localhost:9441",
+        "MICROSOFT_GRAPH_URL": "https://localhost:9442/v1.0",
+        "MICROSOFT_CLIENT_ID": config.MICROSOFT_CLIENT_ID,
+        "OUTBOUND_CA_BUNDLE": str(tmp_path / "sandbox-ca" / "ca.pem"),
+    }
+
+
+def test_real_credentials_leave_the_real_services_in_place(tmp_path):
+    seen = settings_seen(tmp_path, MICROSOFT_CLIENT_ID="real-id", MICROSOFT_CLIENT_SECRET="real-secret")
+
+    assert seen == {
+        "SANDBOX": False,
+        "MICROSOFT_LOGIN_URL": "https://login.microsoftonline.com",
+        "MICROSOFT_GRAPH_URL": "https://graph.microsoft.com/v1.0",
+        "MICROSOFT_CLIENT_ID": "real-id",
+        "OUTBOUND_CA_BUNDLE": None,
+    }
+
+
+def test_an_explicit_url_wins_over_the_sandbox_default(tmp_path):
+    seen = settings_seen(tmp_path, MICROSOFT_GRAPH_URL="https://graph.example.test/v1.0")
+
+    assert seen["MICROSOFT_GRAPH_URL"] == "https://graph.example.test/v1.0"
+    assert seen["MICROSOFT_LOGIN_URL"] == f"https://localhost:{config.MICROSOFT_LOGIN_PORT}"
+
+
+def test_up_starts_the_sandbox_first_and_only_in_the_sandbox():
+    assert list(process_set(8000, 2, 2, sandbox=True)) == ["sandbox", "web", "worker", "beat", "firehose"]
+    assert process_set(8000, 2, 2, sandbox=True)["sandbox"][-2:] == ["manage.py", "run_sandbox"]
+    assert "sandbox" not in process_set(8000, 2, 2)
+
+
+def test_run_sandbox_serves_the_fake_on_its_fixed_ports_with_the_shared_ca_until_sigterm(tmp_path):
+    login_port, graph_port = free_port(), free_port()
+    env = clean_env(tmp_path, SANDBOX_MICROSOFT_LOGIN_PORT=str(login_port),
+                    SANDBOX_MICROSOFT_GRAPH_PORT=str(graph_port))
+    log = (tmp_path / "sandbox.log").open("w")
+    process = subprocess.Popen([sys.executable, "manage.py", "run_sandbox"], cwd=ROOT, env=env,
+                               stdout=log, stderr=subprocess.STDOUT)
+    output = lambda: (tmp_path / "sandbox.log").read_text()  # noqa: E731
+    ca = str(tmp_path / "sandbox-ca" / "ca.pem")
+    try:
+        assert wait_for(lambda: "Fake Microsoft 365 ready" in output(), timeout=60), output()
+        discovery = requests.get(
+            f"https://localhost:{login_port}/{config.MICROSOFT_TENANT_ID}/v2.0/.well-known/openid-configuration",
+            verify=ca, timeout=5)
+        state = requests.get(f"https://127.0.0.1:{graph_port}/_sandbox/microsoft/state", verify=ca, timeout=5)
+        assert discovery.status_code == 200
+        assert state.json()["tenant_id"] == config.MICROSOFT_TENANT_ID
+        rooms = state.json()["rooms"]
+        assert [room["email"] for room in rooms if room["hidden"]] == ["vault@sandbox-demo.example.com"]
+        assert len(rooms) == 9
+    finally:
+        process.send_signal(signal.SIGTERM)
+        returncode = process.wait(timeout=30)
+
+    assert returncode == 0, output()
+    assert "Sandbox stopped." in output()
+    with socket.socket() as sock:
+        assert sock.connect_ex(("127.0.0.1", graph_port)) != 0  # nothing listens any more
+
+
+def test_a_taken_port_is_a_clear_error(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        env = clean_env(tmp_path, SANDBOX_MICROSOFT_LOGIN_PORT=str(taken.getsockname()[1]))
+        result = subprocess.run([sys.executable, "manage.py", "run_sandbox"], cwd=ROOT, env=env,
+                                capture_output=True, text=True, timeout=60)
+
+    assert result.returncode != 0
+    assert "Set SANDBOX_MICROSOFT_LOGIN_PORT and SANDBOX_MICROSOFT_GRAPH_PORT" in result.stderr
