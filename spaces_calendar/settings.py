@@ -165,6 +165,8 @@ OUTBOUND_CA_BUNDLE = env.str("OUTBOUND_CA_BUNDLE", None)
 # --- Outside systems: every base URL is a setting, so the same code talks to the real service or a fake --------
 MICROSOFT_LOGIN_URL = env.url("MICROSOFT_LOGIN_URL", "https://login.microsoftonline.com")
 MICROSOFT_GRAPH_URL = env.url("MICROSOFT_GRAPH_URL", "https://graph.microsoft.com/v1.0")
+#: Where admins' browsers go to consent, when not MICROSOFT_LOGIN_URL (the sandbox's plain-http consent page).
+MICROSOFT_CONSENT_URL = env.url("MICROSOFT_CONSENT_URL", None)
 MICROSOFT_CLIENT_ID = env.str("MICROSOFT_CLIENT_ID", None)
 MICROSOFT_CLIENT_SECRET = env.secret("MICROSOFT_CLIENT_SECRET", None)
 GOOGLE_AUTH_URL = env.url("GOOGLE_AUTH_URL", "https://accounts.google.com/o/oauth2/v2/auth")
@@ -221,6 +223,8 @@ if SANDBOX and _has_credentials:
 # --- Sandbox: `manage.py run_sandbox` (started by `up`) serves the provider fakes on fixed loopback ports --------
 SANDBOX_CA_DIR = DATA_DIR / "sandbox-ca"
 SANDBOX_STATE_DIR = DATA_DIR / "sandbox-state"  # what the fakes keep across restarts (Graph subscriptions)
+SANDBOX_MICROSOFT_CONSENT_PORT = env.int("SANDBOX_MICROSOFT_CONSENT_PORT", sandbox_config.MICROSOFT_CONSENT_PORT,
+                                         minimum=1, maximum=65535)
 SANDBOX_MICROSOFT_LOGIN_PORT = env.int("SANDBOX_MICROSOFT_LOGIN_PORT", sandbox_config.MICROSOFT_LOGIN_PORT,
                                        minimum=1, maximum=65535)
 SANDBOX_MICROSOFT_GRAPH_PORT = env.int("SANDBOX_MICROSOFT_GRAPH_PORT", sandbox_config.MICROSOFT_GRAPH_PORT,
@@ -234,6 +238,8 @@ if SANDBOX and not TESTING:
         MICROSOFT_LOGIN_URL = sandbox_config.microsoft_login_url(SANDBOX_MICROSOFT_LOGIN_PORT)
     if not env.is_set("MICROSOFT_GRAPH_URL"):
         MICROSOFT_GRAPH_URL = sandbox_config.microsoft_graph_url(SANDBOX_MICROSOFT_GRAPH_PORT)
+    if not MICROSOFT_CONSENT_URL:
+        MICROSOFT_CONSENT_URL = sandbox_config.microsoft_consent_url(SANDBOX_MICROSOFT_CONSENT_PORT)
     # Every outside service is a fake signed by the sandbox CA, so trusting only that CA loses nothing.
     OUTBOUND_CA_BUNDLE = OUTBOUND_CA_BUNDLE or str(SANDBOX_CA_DIR / "ca.pem")
 

@@ -52,7 +52,8 @@ def test_up_runs_web_worker_beat_firehose_and_the_sandbox_on_the_embedded_defaul
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PYTEST", "TEST_", "DATABASE_URL", "CELERY_BROKER_URL", "MICROSOFT_", "GOOGLE_"))}
     env.update({"SPACES_DATA_DIR": str(tmp_path / "var"), "PORT": str(port), "WORKER_HEARTBEAT_INTERVAL": "1",
-                "SANDBOX_MICROSOFT_LOGIN_PORT": str(free_port()), "SANDBOX_MICROSOFT_GRAPH_PORT": str(free_port())})
+                "SANDBOX_MICROSOFT_LOGIN_PORT": str(free_port()), "SANDBOX_MICROSOFT_GRAPH_PORT": str(free_port()),
+                "SANDBOX_MICROSOFT_CONSENT_PORT": str(free_port())})
     log = (tmp_path / "up.log").open("w")
     process = subprocess.Popen([sys.executable, "manage.py", "up"], cwd=ROOT, env=env,  # noqa: S603
                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

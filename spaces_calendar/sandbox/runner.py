@@ -62,7 +62,8 @@ def prepare_ca(directory: Path) -> str:
 
 
 def start_sandbox(
-    *, login_port: int, graph_port: int, state_dir: Path | None = None, now: datetime | None = None
+    *, login_port: int, graph_port: int, consent_port: int | None = None, state_dir: Path | None = None,
+    now: datetime | None = None,
 ) -> Sandbox:
     """Start the seeded fakes (port 0 = any free port). Raises OSError if a port is taken."""
     now = now or datetime.now(UTC)
@@ -72,6 +73,7 @@ def start_sandbox(
         tenant_id=config.MICROSOFT_TENANT_ID,
         login_port=login_port,
         graph_port=graph_port,
+        consent_port=consent_port,
     )
     add_demo_rooms(microsoft)
     meetings = add_demo_meetings(microsoft, now.astimezone(ZoneInfo(config.TIME_ZONE)).date())

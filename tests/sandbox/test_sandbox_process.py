@@ -31,7 +31,8 @@ def clean_env(tmp_path, **variables) -> dict[str, str]:
 
 
 def settings_seen(tmp_path, **variables) -> dict:
-    names = ["SANDBOX", "MICROSOFT_LOGIN_URL", "MICROSOFT_GRAPH_URL", "MICROSOFT_CLIENT_ID", "OUTBOUND_CA_BUNDLE"]
+    names = ["SANDBOX", "MICROSOFT_LOGIN_URL", "MICROSOFT_GRAPH_URL", "MICROSOFT_CONSENT_URL", "MICROSOFT_CLIENT_ID",
+             "OUTBOUND_CA_BUNDLE"]
     code = ("import django, json; django.setup(); from django.conf import settings; "
             f"print(json.dumps({{name: getattr(settings, name) for name in {names!r}}}))")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=clean_env(tmp_path, **variables),
@@ -41,12 +42,14 @@ def settings_seen(tmp_path, **variables) -> dict:
 
 
 def test_the_sandbox_settings_point_the_app_at_the_fakes_and_their_ca(tmp_path):
-    seen = settings_seen(tmp_path, SANDBOX_MICROSOFT_LOGIN_PORT="9441", SANDBOX_MICROSOFT_GRAPH_PORT="9442")
+    seen = settings_seen(tmp_path, SANDBOX_MICROSOFT_LOGIN_PORT="9441", SANDBOX_MICROSOFT_GRAPH_PORT="9442",
+                         SANDBOX_MICROSOFT_CONSENT_PORT="9440")
 
     assert seen == {
         "SANDBOX": True,
         "MICROSOFT_LOGIN_URL": "https://localhost:9441",
         "MICROSOFT_GRAPH_URL": "https://localhost:9442/v1.0",
+        "MICROSOFT_CONSENT_URL": "http://127.0.0.1:9440",
         "MICROSOFT_CLIENT_ID": config.MICROSOFT_CLIENT_ID,
         "OUTBOUND_CA_BUNDLE": str(tmp_path / "sandbox-ca" / "ca.pem"),
     }
@@ -59,6 +62,7 @@ def test_real_credentials_leave_the_real_services_in_place(tmp_path):
         "SANDBOX": False,
         "MICROSOFT_LOGIN_URL": "https://login.microsoftonline.com",
         "MICROSOFT_GRAPH_URL": "https://graph.microsoft.com/v1.0",
+        "MICROSOFT_CONSENT_URL": None,
         "MICROSOFT_CLIENT_ID": "real-id",
         "OUTBOUND_CA_BUNDLE": None,
     }
@@ -78,9 +82,9 @@ def test_up_starts_the_sandbox_first_and_only_in_the_sandbox():
 
 
 def test_run_sandbox_serves_the_fake_on_its_fixed_ports_with_the_shared_ca_until_sigterm(tmp_path):
-    login_port, graph_port = free_port(), free_port()
+    login_port, graph_port, consent_port = free_port(), free_port(), free_port()
     env = clean_env(tmp_path, SANDBOX_MICROSOFT_LOGIN_PORT=str(login_port),
-                    SANDBOX_MICROSOFT_GRAPH_PORT=str(graph_port))
+                    SANDBOX_MICROSOFT_GRAPH_PORT=str(graph_port), SANDBOX_MICROSOFT_CONSENT_PORT=str(consent_port))
     log = (tmp_path / "sandbox.log").open("w")
     process = subprocess.Popen([sys.executable, "manage.py", "run_sandbox"], cwd=ROOT, env=env,
                                stdout=log, stderr=subprocess.STDOUT)
@@ -97,6 +101,13 @@ def test_run_sandbox_serves_the_fake_on_its_fixed_ports_with_the_shared_ca_until
         rooms = state.json()["rooms"]
         assert [room["email"] for room in rooms if room["hidden"]] == ["vault@sandbox-demo.example.com"]
         assert len(rooms) == 9
+        # The admin's browser consents over plain http (it does not trust the sandbox CA) and comes back to us.
+        consent = requests.get(
+            f"http://127.0.0.1:{consent_port}/organizations/v2.0/adminconsent",
+            params={"client_id": config.MICROSOFT_CLIENT_ID, "redirect_uri": "http://127.0.0.1:8000/cb", "state": "s"},
+            allow_redirects=False, timeout=5)
+        assert consent.status_code == 302
+        assert consent.headers["Location"].startswith("http://127.0.0.1:8000/cb?admin_consent=True&tenant=")
     finally:
         process.send_signal(signal.SIGTERM)
         returncode = process.wait(timeout=30)
@@ -111,9 +122,10 @@ def test_a_taken_port_is_a_clear_error(tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        env = clean_env(tmp_path, SANDBOX_MICROSOFT_LOGIN_PORT=str(taken.getsockname()[1]))
+        env = clean_env(tmp_path, SANDBOX_MICROSOFT_LOGIN_PORT=str(taken.getsockname()[1]),
+                        SANDBOX_MICROSOFT_CONSENT_PORT=str(free_port()))
         result = subprocess.run([sys.executable, "manage.py", "run_sandbox"], cwd=ROOT, env=env,
                                 capture_output=True, text=True, timeout=60)
 
     assert result.returncode != 0
-    assert "Set SANDBOX_MICROSOFT_LOGIN_PORT and SANDBOX_MICROSOFT_GRAPH_PORT" in result.stderr
+    assert "SANDBOX_MICROSOFT_LOGIN_PORT and SANDBOX_MICROSOFT_GRAPH_PORT to free ports" in result.stderr

@@ -201,12 +201,16 @@ class FakeMicrosoft:
         tenant_id: str = "",
         login_port: int = 0,
         graph_port: int = 0,
+        consent_port: int | None = None,
     ):
         self.client_id = client_id
         self.client_secret = client_secret
         # Port 0 (tests) picks a free port; the sandbox uses fixed ones the app's settings point at.
         self.login = FakeServer(tls=True, name="microsoft-login", port=login_port)
         self.graph = FakeServer(tls=True, name="microsoft-graph", port=graph_port)
+        # The sandbox's browser-facing consent page over plain http: a person's browser does not trust the test CA
+        # (msal, which does, keeps using the TLS login server).
+        self.consent = None if consent_port is None else FakeServer(name="microsoft-consent", port=consent_port)
         self.tenants: dict[str, FakeTenant] = {}
         self.rooms: dict[str, dict[str, Any]] = {}
         self.room_tenants: dict[str, str] = {}
@@ -241,11 +245,15 @@ class FakeMicrosoft:
     def start(self) -> FakeMicrosoft:
         self.login.start()
         self.graph.start()
+        if self.consent is not None:
+            self.consent.start()
         return self
 
     def stop(self) -> None:
         self.login.stop()
         self.graph.stop()
+        if self.consent is not None:
+            self.consent.stop()
 
     def __enter__(self) -> FakeMicrosoft:
         return self.start()
@@ -256,6 +264,10 @@ class FakeMicrosoft:
     @property
     def login_url(self) -> str:
         return self.login.base_url
+
+    @property
+    def consent_url(self) -> str:
+        return self.consent.base_url if self.consent is not None else self.login_url
 
     @property
     def graph_url(self) -> str:
@@ -398,6 +410,8 @@ class FakeMicrosoft:
         self.login.add_route("GET", r"/(?P<tenant>[^/]+)/v2\.0/\.well-known/openid-configuration", self._openid)
         self.login.add_route("POST", r"/(?P<tenant>[^/]+)/oauth2/v2\.0/token", self._token)
         self.login.add_route("GET", r"/(?P<tenant>[^/]+)/v2\.0/adminconsent", self._admin_consent)
+        if self.consent is not None:
+            self.consent.add_route("GET", r"/(?P<tenant>[^/]+)/v2\.0/adminconsent", self._admin_consent)
 
     def _known_authority(self, tenant: str) -> bool:
         return tenant in ("organizations", "common") or tenant in self.tenants

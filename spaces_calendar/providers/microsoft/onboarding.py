@@ -43,7 +43,8 @@ def admin_consent_url(redirect_uri: str, state: str) -> str:
             "state": state,
         }
     )
-    return f"{settings.MICROSOFT_LOGIN_URL}/organizations/v2.0/adminconsent?{query}"
+    consent = settings.MICROSOFT_CONSENT_URL or settings.MICROSOFT_LOGIN_URL
+    return f"{consent.rstrip('/')}/organizations/v2.0/adminconsent?{query}"
 
 
 def complete_admin_consent(tenant: Tenant, params: Mapping[str, str]) -> ConsentOutcome:

@@ -17,8 +17,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--login-port", type=int, default=settings.SANDBOX_MICROSOFT_LOGIN_PORT)
         parser.add_argument("--graph-port", type=int, default=settings.SANDBOX_MICROSOFT_GRAPH_PORT)
+        parser.add_argument("--consent-port", type=int, default=settings.SANDBOX_MICROSOFT_CONSENT_PORT)
 
-    def handle(self, *args, login_port: int, graph_port: int, **options) -> None:
+    def handle(self, *args, login_port: int, graph_port: int, consent_port: int, **options) -> None:
         if not settings.SANDBOX:
             raise CommandError("SANDBOX is off (provider credentials are configured): there is nothing to simulate.")
         stop = threading.Event()
@@ -26,15 +27,18 @@ class Command(BaseCommand):
             signal.signal(signum, lambda *_: stop.set())
         ca_bundle = prepare_ca(settings.SANDBOX_CA_DIR)
         try:
-            sandbox = start_sandbox(login_port=login_port, graph_port=graph_port, state_dir=settings.SANDBOX_STATE_DIR)
+            sandbox = start_sandbox(login_port=login_port, graph_port=graph_port, consent_port=consent_port,
+                                    state_dir=settings.SANDBOX_STATE_DIR)
         except OSError as error:
             raise CommandError(
-                f"The fake Microsoft 365 cannot listen on ports {login_port}/{graph_port} ({error.strerror}). "
-                "Set SANDBOX_MICROSOFT_LOGIN_PORT and SANDBOX_MICROSOFT_GRAPH_PORT to free ports."
+                f"The fake Microsoft 365 cannot listen on ports {consent_port}/{login_port}/{graph_port} "
+                f"({error.strerror}). Set SANDBOX_MICROSOFT_CONSENT_PORT, SANDBOX_MICROSOFT_LOGIN_PORT and "
+                "SANDBOX_MICROSOFT_GRAPH_PORT to free ports."
             ) from None
         fake = sandbox.microsoft
         self.stdout.write(
-            f"Fake Microsoft 365 ready: login {fake.login_url}, Graph {fake.graph_url}, tenant {fake.tenant_id}, "
+            f"Fake Microsoft 365 ready: consent {fake.consent_url}, login {fake.login_url}, Graph {fake.graph_url}, "
+            f"tenant {fake.tenant_id}, "
             f"{len(fake.rooms)} rooms, {sandbox.meetings} meetings; CA {ca_bundle}"
         )
         self.stdout.flush()
