@@ -14,6 +14,8 @@ DEMO_ROOMS = {
     ("First floor", 1): [("Aurora", 8), ("Birch", 4), ("Cedar", 2)],
     ("Second floor", 2): [("Delta", 20), ("Ember", 6)],
 }
+#: Rooms whose calendars the fake Places does not list (hidden from the address list): "add room by email".
+UNLISTED_ROOMS = {("Second floor", 2): [("Vault", 4)]}
 
 
 @transaction.atomic
@@ -25,7 +27,7 @@ def seed_demo_tenant(admin_username: str | None = None) -> Tenant:
     building, _ = Building.objects.get_or_create(
         tenant=tenant, name="Demo HQ", defaults={"address": "1 Sandbox Street, Oslo", "time_zone": "Europe/Oslo"}
     )
-    for (floor_name, level), rooms in DEMO_ROOMS.items():
+    for (floor_name, level), rooms in [*DEMO_ROOMS.items(), *UNLISTED_ROOMS.items()]:
         floor, _ = Floor.objects.get_or_create(building=building, name=floor_name, defaults={"level": level})
         for name, capacity in rooms:
             email = f"{name.lower()}@sandbox-demo.example.com"
