@@ -38,8 +38,13 @@ def page(browser):
     context.close()
 
 
-def log_in(page, base_url: str, username: str, password: str = "correct horse battery",  # noqa: S107 (the test users' password)
-           next_path: str = "/") -> None:
+def log_in(
+    page,
+    base_url: str,
+    username: str,
+    password: str = "correct horse battery",  # noqa: S107 - the password tests/factories.py gives every user
+    next_path: str = "/",
+) -> None:
     page.goto(f"{base_url}/accounts/login/?next={next_path}")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
