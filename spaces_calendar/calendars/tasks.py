@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict
 
 from celery import shared_task
 
 from spaces_calendar.core.http import OutboundError
+from spaces_calendar.providers.errors import ConsentRevoked
 
-from . import subscriptions, sync
+from . import discovery, subscriptions, sync
 from .models import CalendarConnection, CalendarLink, Subscription
 from .remote import provider_for
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(name="calendars.dispatch_due_syncs", ignore_result=True)
@@ -45,6 +49,14 @@ def link_ready(link_id: int) -> None:
 
 @shared_task(name="calendars.connection_resumed", ignore_result=True)
 def connection_resumed(connection_id: int) -> None:
+    """After (re)consent: the room list is ready when the admin opens Rooms, and links pick up where they were."""
+    connection = CalendarConnection.objects.filter(pk=connection_id).first()
+    if connection is None:
+        return
+    try:
+        discovery.refresh_calendars(connection)
+    except (OutboundError, ConsentRevoked) as error:  # the Rooms page's Refresh tries again, with the reason shown
+        logger.warning("room discovery after consent failed: %s", error)
     for link in CalendarLink.objects.filter(connection_id=connection_id).select_related("connection"):
         subscriptions.reconcile_link(link)
     dispatch_due_syncs.delay()

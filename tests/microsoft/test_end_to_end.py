@@ -22,7 +22,6 @@ from spaces_calendar.calendars.models import (
     DiscoveredCalendar,
     Subscription,
 )
-from spaces_calendar.calendars.remote import provider_for
 from spaces_calendar.celery import app as celery_app
 from spaces_calendar.core.models import Role
 from spaces_calendar.sandbox.harness import Fault, ca_bundle_path
@@ -78,10 +77,10 @@ def test_consent_link_sync_notifications_revocation_and_reconnect(world):
     connection = CalendarConnection.objects.get(tenant=tenant)
     assert connection.status == ConnectionStatus.ACTIVE
 
-    # Rooms: discovered through Places and linked; the worker subscribes and syncs.
-    (calendar,) = provider_for("microsoft").discover_calendars(connection)
-    discovered = DiscoveredCalendar.objects.create(connection=connection, external_id=calendar.external_id,
-                                                   name=calendar.name, capacity=calendar.capacity)
+    # Rooms: the worker discovers them through Places right after consent; linking makes it subscribe and sync.
+    assert wait_for(lambda: DiscoveredCalendar.objects.filter(connection=connection).exists()), worker.log()
+    (discovered,) = DiscoveredCalendar.objects.filter(connection=connection)
+    assert (discovered.external_id, discovered.name, discovered.capacity) == (fjord.email, "Fjord", 12)
     link_calendar(fjord, discovered)
     assert wait_for(lambda: Booking.objects.filter(external_id=standing["id"]).exists()), worker.log()
     assert wait_for(lambda: Subscription.objects.filter(link__room=fjord).exists()), worker.log()
