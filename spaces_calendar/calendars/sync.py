@@ -137,7 +137,7 @@ def sync_claimed(token: str, link_ids: list[int]) -> SyncReport:
     """Sync the links still held under ``token`` (a redelivered task whose claim was lost does nothing)."""
     report = SyncReport()
     links = list(CalendarLink.objects.filter(pk__in=link_ids, claim_token=token)
-                 .select_related("connection", "room"))
+                 .select_related("connection", "room__floor__building"))
     report.skipped = len(link_ids) - len(links)
     if not links:
         return report
@@ -154,7 +154,7 @@ def sync_claimed(token: str, link_ids: list[int]) -> SyncReport:
 def _sync_links(connection: CalendarConnection, links: list[CalendarLink], token: str, report: SyncReport) -> None:
     provider = provider_for(connection.provider)
     now = timezone.now()
-    windows = {link.pk: sync_window(link.room.time_zone, now) for link in links}
+    windows = {link.pk: sync_window(str(link.room.zone), now) for link in links}
     requests = [
         FetchRequest(
             link_id=link.pk,
@@ -237,7 +237,7 @@ def _succeed(link: CalendarLink, token: str, result: FetchResult, window: tuple[
     }
     if result.full:
         fields["last_full_sync_at"] = now
-    daily = next_daily_sync(link.room.time_zone, link.room_id, now)
+    daily = next_daily_sync(str(link.room.zone), link.room_id, now)
     # Only move next_sync_at on if no notification arrived while we were fetching; otherwise leave it due.
     moved = CalendarLink.objects.filter(pk=link.pk, claim_token=token, change_seq=link.change_seq).update(
         next_sync_at=daily, **fields)

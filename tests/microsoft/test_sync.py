@@ -330,3 +330,12 @@ def test_consent_revoked_while_a_token_is_cached_is_noticed_at_the_next_sync(set
     assert connection.status == ConnectionStatus.NEEDS_CONSENT
     assert "unauthorized_client" in connection.status_reason
     assert len(fake.token_requests()) == 2, "one fresh token request after the 401, not a loop"
+
+
+def test_a_room_without_its_own_zone_syncs_its_buildings_local_day(setup):
+    fake, connection = setup
+    link = linked_room(connection, fake, "Fjord", time_zone="")  # the building (HQ) is in Europe/Oslo
+    run_sync()
+    link.refresh_from_db()
+    expected, _ = sync.sync_window("Europe/Oslo", timezone.now())
+    assert link.sync_window_start == expected
