@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -60,6 +61,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "spaces_calendar.core",
     "spaces_calendar.calendars",
+    "spaces_calendar.partner",
     "occupancy",
     "firehose",
 ]
@@ -198,8 +200,53 @@ CALENDAR_SUBSCRIPTION_RENEW_BEFORE_S = env.float("CALENDAR_SUBSCRIPTION_RENEW_BE
 #: Turn off change subscriptions (a deployment that Graph cannot reach: daily sync only).
 CALENDAR_SUBSCRIPTIONS = env.bool("CALENDAR_SUBSCRIPTIONS", True)
 
+# --- Occupancy --------------------------------------------------------------------------------------------------
+#: Signals older than this (a replay from long ago) or further ahead than the skew (a broken clock) are refused.
+OCCUPANCY_MAX_SIGNAL_AGE_S = env.float("OCCUPANCY_MAX_SIGNAL_AGE_S", 7 * 86400.0, minimum=60)
+OCCUPANCY_MAX_CLOCK_SKEW_S = env.float("OCCUPANCY_MAX_CLOCK_SKEW_S", 300.0, minimum=0)
+
 SPACES_FIREHOSE_URL = env.url("SPACES_FIREHOSE_URL", "https://partners.dnaspaces.io")
 SPACES_API_KEY = env.secret("SPACES_API_KEY", None)
+#: With SPACES_API_KEY (single-tenant deployments): our tenant that the key's events belong to.
+SPACES_TENANT_SLUG = env.str("SPACES_TENANT_SLUG", None)
+
+# --- Cisco Spaces partner app: activation, health URLs, monitoring report ---------------------------------------
+#: Partner API hosts an activation token's baseUrl may name, each with its region label. Cisco's two regions
+#: (partner dashboard docs); a token naming any other host is refused before we send it anything.
+SPACES_PARTNER_HOSTS = env.json_map(
+    "SPACES_PARTNER_HOSTS",
+    {"https://partners.dnaspaces.io": "Rest of the world (io)", "https://partners.dnaspaces.eu": "Europe (eu)"},
+)
+for _host in SPACES_PARTNER_HOSTS:
+    if not _host.startswith(("https://", "http://")) or urlsplit(_host).path not in ("", "/"):
+        raise ImproperlyConfigured(f"SPACES_PARTNER_HOSTS: {_host!r} is not valid: expected an origin such as "
+                                   "https://partners.dnaspaces.io (no path).")
+#: Our partner app's id (app-…); when set, activation tokens for another app are refused.
+SPACES_APP_ID = env.str("SPACES_APP_ID", None)
+#: How long Cisco's partner public key is reused before it is fetched again.
+SPACES_PUBLIC_KEY_CACHE_S = env.float("SPACES_PUBLIC_KEY_CACHE_S", 3600.0, minimum=0)
+CELERY_BEAT_SCHEDULE["report-partner-monitoring"] = {"task": "partner.report_monitoring_status", "schedule": 300.0}
+
+# --- Firehose receiver ------------------------------------------------------------------------------------------
+#: Reconnect from the checkpoint minus this, because the stream is not strictly ordered by recordTimestamp.
+FIREHOSE_RESUME_OVERLAP_S = env.float("FIREHOSE_RESUME_OVERLAP_S", 120.0, minimum=0)
+#: How far back the very first connection of a stream reaches (events from just before the activation).
+FIREHOSE_INITIAL_LOOKBACK_S = env.float("FIREHOSE_INITIAL_LOOKBACK_S", FIREHOSE_RESUME_OVERLAP_S, minimum=0)
+#: How long applied recordUids are remembered below the checkpoint; must exceed the overlap.
+FIREHOSE_DEDUP_RETENTION_S = env.float("FIREHOSE_DEDUP_RETENTION_S", 3600.0, minimum=1)
+if FIREHOSE_DEDUP_RETENTION_S <= FIREHOSE_RESUME_OVERLAP_S:
+    raise ImproperlyConfigured("FIREHOSE_DEDUP_RETENTION_S must be longer than FIREHOSE_RESUME_OVERLAP_S, or "
+                               "replayed events could be applied twice.")
+#: Spaces sends KEEP_ALIVE about every 15 s when idle; silence for this long means a dead connection.
+FIREHOSE_SILENCE_TIMEOUT_S = env.float("FIREHOSE_SILENCE_TIMEOUT_S", 45.0, minimum=0.1)
+#: A batch (one transaction: apply + checkpoint) closes at this many events or after this long.
+FIREHOSE_BATCH_SIZE = env.int("FIREHOSE_BATCH_SIZE", 500, minimum=1, maximum=50_000)
+FIREHOSE_FLUSH_INTERVAL_S = env.float("FIREHOSE_FLUSH_INTERVAL_S", 1.0, minimum=0.01)
+FIREHOSE_BACKOFF_BASE_S = env.float("FIREHOSE_BACKOFF_BASE_S", 1.0, minimum=0)
+FIREHOSE_BACKOFF_MAX_S = env.float("FIREHOSE_BACKOFF_MAX_S", 60.0, minimum=0)
+#: A connection that stayed up this long resets the backoff.
+FIREHOSE_HEALTHY_AFTER_S = env.float("FIREHOSE_HEALTHY_AFTER_S", 60.0, minimum=0)
+FIREHOSE_REJECTED_KEEP = env.int("FIREHOSE_REJECTED_KEEP", 1000, minimum=1)
 
 PROVIDER_CREDENTIALS = {
     "Microsoft 365": {"MICROSOFT_CLIENT_ID": MICROSOFT_CLIENT_ID, "MICROSOFT_CLIENT_SECRET": MICROSOFT_CLIENT_SECRET},

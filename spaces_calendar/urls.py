@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView
 from spaces_calendar.calendars import linking_views
 from spaces_calendar.calendars import views as calendar_views
 from spaces_calendar.core import views as core_views
+from spaces_calendar.partner import views as partner_views
 from spaces_calendar.providers.microsoft import views as microsoft_views
 from spaces_calendar.providers.microsoft import webhooks as microsoft_webhooks
 
@@ -24,6 +25,10 @@ urlpatterns = [
     path("integrations/<str:provider>/rooms/<int:room_id>/unlink", linking_views.unlink, name="calendar-room-unlink"),
     path("integrations/microsoft/connect", microsoft_views.connect, name="microsoft-connect"),
     path("integrations/microsoft/callback", microsoft_views.callback, name="microsoft-callback"),
+    path("integrations/spaces/", partner_views.spaces, name="partner-spaces"),
+    path("integrations/spaces/deactivate", partner_views.deactivate, name="partner-spaces-deactivate"),
+    path("partner/health/app", partner_views.app_health, name="partner-health-app"),
+    path("partner/health/api", partner_views.api_health, name="partner-health-api"),
     path("webhooks/microsoft/notifications", microsoft_webhooks.notifications, name="microsoft-notifications"),
     path("webhooks/microsoft/lifecycle", microsoft_webhooks.lifecycle, name="microsoft-lifecycle"),
     path("sandbox/", include("spaces_calendar.sandbox.urls")),

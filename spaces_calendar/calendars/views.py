@@ -4,6 +4,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from spaces_calendar.calendars.models import CalendarConnection, Provider
+from spaces_calendar.partner.activation import activation_for
 
 
 @login_required
@@ -15,4 +16,5 @@ def integrations(request: HttpRequest) -> HttpResponse:
          "configured": bool(settings.MICROSOFT_CLIENT_ID), "connect_url": "microsoft-connect"},
     ]
     is_admin = request.membership is not None and request.membership.role == "admin"
-    return render(request, "calendars/integrations.html", {"tiles": tiles, "is_admin": is_admin})
+    context = {"tiles": tiles, "is_admin": is_admin, "spaces_activation": activation_for(tenant)}
+    return render(request, "calendars/integrations.html", context)

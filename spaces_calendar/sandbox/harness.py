@@ -149,6 +149,11 @@ HandlerResult = FakeResponse | dict[str, Any] | list[Any] | str | bytes | None
 Handler = Callable[[FakeRequest], HandlerResult]
 
 
+class CutConnection(Exception):  # noqa: N818 - a signal to the harness, not an error
+    """Raised by a streaming body's generator to end the connection abruptly on purpose (not recorded as an
+    error of the fake)."""
+
+
 @dataclass(frozen=True)
 class Fault:
     """A scripted misbehaviour applied to a request before (or instead of) its handler.
@@ -642,6 +647,9 @@ class _Handler(BaseHTTPRequestHandler):
                 chunk = next(chunks)
             except StopIteration:
                 break
+            except CutConnection:  # a scripted cut, not a failure of the fake
+                self._cut()
+                return
             except Exception as error:  # the stream's generator failed: record it and cut the stream
                 self.server.fake._record_error(error)
                 self._cut()

@@ -1,0 +1,216 @@
+"""The long-running Firehose receiver for one partition range: connect, batch, apply, checkpoint, reconnect.
+
+A reader thread only moves lines from the socket into a queue; this thread parses them and applies them in
+batches (see :mod:`firehose.ledger`), and flushes a partial batch whenever the queue is quiet for the flush
+interval, so a trickle of events is applied within about a second rather than at the next keep-alive.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import close_old_connections
+
+from . import ledger
+from .events import BadLine, Event, parse_line
+from .ledger import StreamKey, TenantResolver
+from .stream import FirehoseStream, StreamError, StreamRefused, StreamRequest
+
+logger = logging.getLogger(__name__)
+STATUS_EVERY_S = 5.0
+PRUNE_EVERY_BATCHES = 200
+CREDENTIALS_POLL_S = 30.0
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Whose stream to read: ``stream`` names it for checkpoints (one per activation, or ``env``)."""
+
+    stream: str
+    api_key: str
+    base_url: str
+    resolve_tenant: TenantResolver
+    #: Called with a reason when the Firehose refuses the key (marks the activation broken).
+    refused: Callable[[str], None] = lambda reason: None
+
+
+@dataclass(frozen=True)
+class _End:
+    error: Exception | None = None
+
+
+class Receiver:
+    def __init__(
+        self,
+        credentials: Callable[[], Credentials | None],
+        *,
+        min_partition: int = 1,
+        max_partition: int = 12,
+        stop: threading.Event | None = None,
+    ):
+        self.credentials = credentials
+        self.min_partition = min_partition
+        self.max_partition = max_partition
+        self.stop = stop or threading.Event()
+        self.attempt = 0
+        self.batches = 0
+        self._refused_key: str | None = None
+
+    # -- the outer loop: credentials, connection, backoff -------------------------------------------------
+
+    def run(self) -> None:
+        logger.info("firehose receiver for partitions %d-%d started", self.min_partition, self.max_partition)
+        waiting_logged = False
+        while not self.stop.is_set():
+            close_old_connections()
+            creds = self.credentials()
+            if creds is None or creds.api_key == self._refused_key:
+                if not waiting_logged:
+                    logger.info("firehose: no usable Cisco Spaces API key; waiting for an activation")
+                    waiting_logged = True
+                self.stop.wait(CREDENTIALS_POLL_S)
+                continue
+            waiting_logged = False
+            self._connect_once(creds)
+        logger.info("firehose receiver for partitions %d-%d stopped", self.min_partition, self.max_partition)
+
+    def _connect_once(self, creds: Credentials) -> None:
+        key = StreamKey(creds.stream, self.min_partition, self.max_partition)
+        started = time.monotonic()
+        lines = 0
+        error_text = ""
+        try:
+            lines = self.consume(creds, key)
+        except StreamRefused as error:
+            logger.error("firehose: %s; stopping until the key changes", error)
+            ledger.mark_connection(key, connected=False, error=str(error))
+            creds.refused(str(error))
+            self._refused_key = creds.api_key
+            return
+        except StreamError as error:
+            error_text = str(error)
+            lines = getattr(error, "lines", 0)
+        ledger.mark_connection(key, connected=False, error=error_text)
+        if self.stop.is_set():
+            return
+        if time.monotonic() - started >= settings.FIREHOSE_HEALTHY_AFTER_S and lines:
+            self.attempt = 0  # it was healthy for a while: this is a fresh failure, not a flapping one
+        delay = self.backoff()
+        logger.warning("firehose: %s; reconnecting in %.1f s", error_text or "stream ended", delay)
+        self.stop.wait(delay)
+
+    def backoff(self) -> float:
+        """Exponential with full jitter (so twelve receivers do not reconnect in step)."""
+        ceiling = min(settings.FIREHOSE_BACKOFF_MAX_S, settings.FIREHOSE_BACKOFF_BASE_S * 2 ** self.attempt)
+        self.attempt = min(self.attempt + 1, 30)
+        return random.uniform(0, ceiling)  # noqa: S311 - jitter, not cryptography
+
+    # -- one connection -------------------------------------------------------------------------------------
+
+    def consume(self, creds: Credentials, key: StreamKey) -> int:
+        """Read one connection until it ends, fails or we are stopped; returns the lines read. Every complete
+        event read is applied before this returns, whatever ends the connection."""
+        request = StreamRequest(creds.base_url, creds.api_key, self.min_partition, self.max_partition,
+                                ledger.resume_from_ms(key))
+        stream = FirehoseStream(request)
+        lines: queue.Queue = queue.Queue(maxsize=50_000)
+        reader = threading.Thread(target=self._read, args=(stream, lines), name="firehose-reader", daemon=True)
+        reader.start()
+        batch: list[Event] = []
+        batch_started = time.monotonic()
+        last_status = 0.0
+        count = 0
+        end: _End | None = None
+        try:
+            while not self.stop.is_set():
+                try:
+                    item = lines.get(timeout=settings.FIREHOSE_FLUSH_INTERVAL_S)
+                except queue.Empty:
+                    self._flush(key, batch, creds)
+                    continue
+                if isinstance(item, _End):
+                    end = item
+                    break
+                count += 1
+                if count == 1:
+                    ledger.mark_connection(key, connected=True)
+                    logger.info("firehose: connected (partitions %d-%d, from %s)", self.min_partition,
+                                self.max_partition, request.from_timestamp_ms or "now")
+                if time.monotonic() - last_status >= STATUS_EVERY_S:
+                    ledger.touch(key)
+                    last_status = time.monotonic()
+                event = self._parse(key, item)
+                if event is None:
+                    continue
+                if not batch:
+                    batch_started = time.monotonic()
+                batch.append(event)
+                if len(batch) >= settings.FIREHOSE_BATCH_SIZE or (
+                    time.monotonic() - batch_started >= settings.FIREHOSE_FLUSH_INTERVAL_S
+                ):
+                    self._flush(key, batch, creds)
+        finally:
+            stream.close()
+            self._drain(lines, key, batch)
+            self._flush(key, batch, creds)  # complete events already read are applied, also on SIGTERM
+            reader.join(timeout=5)
+        if end is not None and end.error is not None:
+            end.error.lines = count  # type: ignore[attr-defined]
+            raise end.error
+        return count
+
+    def _drain(self, lines: queue.Queue, key: StreamKey, batch: list[Event]) -> None:
+        """Complete lines already queued when the connection ended still count."""
+        while True:
+            try:
+                item = lines.get_nowait()
+            except queue.Empty:
+                return
+            if not isinstance(item, _End):
+                event = self._parse(key, item)
+                if event is not None:
+                    batch.append(event)
+
+    def _parse(self, key: StreamKey, line: bytes) -> Event | None:
+        try:
+            return parse_line(line)
+        except BadLine as error:
+            logger.warning("firehose: bad line set aside: %s", error)
+            ledger.set_aside(key, str(error), line)
+            return None
+
+    def _flush(self, key: StreamKey, batch: list[Event], creds: Credentials) -> None:
+        if not batch:
+            return
+        outcome = ledger.apply_batch(key, batch, creds.resolve_tenant)
+        batch.clear()
+        self.batches += 1
+        if outcome.skipped:
+            logger.debug("firehose: skipped %s", dict(outcome.skipped))
+        if self.batches % PRUNE_EVERY_BATCHES == 0:
+            ledger.prune_seen()
+
+    def _read(self, stream: FirehoseStream, lines: queue.Queue) -> None:
+        end = _End()
+        try:
+            for line in stream.lines():
+                while True:
+                    try:
+                        lines.put(line, timeout=0.5)
+                        break
+                    except queue.Full:
+                        if self.stop.is_set():
+                            return
+        except (StreamError, StreamRefused) as error:
+            end = _End(error)
+        except Exception as error:  # noqa: BLE001 - anything else still ends this connection, visibly
+            logger.exception("firehose reader failed")
+            end = _End(StreamError(f"reader failed: {error!r}"))
+        lines.put(end)
