@@ -74,8 +74,15 @@ def apply_batch(key: StreamKey, events: list[Event], resolve_tenant: TenantResol
         fresh = _fresh(events)
         outcome.duplicates = len(events) - len(fresh)
         signals: list[Signal] = []
+        tenants: dict[str, int | None] = {}  # a resolver may query the database: once per Spaces tenant and batch
+
+        def resolve(spaces_tenant_id: str) -> int | None:
+            if spaces_tenant_id not in tenants:
+                tenants[spaces_tenant_id] = resolve_tenant(spaces_tenant_id)
+            return tenants[spaces_tenant_id]
+
         for event in fresh:
-            _read_into(event, resolve_tenant, signals, outcome.skipped)
+            _read_into(event, resolve, signals, outcome.skipped)
         if signals:
             result = record(signals)
             outcome.signals = result.accepted

@@ -120,7 +120,7 @@ class Receiver:
         request = StreamRequest(creds.base_url, creds.api_key, self.min_partition, self.max_partition,
                                 ledger.resume_from_ms(key))
         stream = FirehoseStream(request)
-        lines: queue.Queue = queue.Queue(maxsize=50_000)
+        lines: queue.Queue = queue.Queue(maxsize=1_000)  # groups of lines, one per chunk received
         reader = threading.Thread(target=self._read, args=(stream, lines), name="firehose-reader", daemon=True)
         reader.start()
         batch: list[Event] = []
@@ -138,23 +138,24 @@ class Receiver:
                 if isinstance(item, _End):
                     end = item
                     break
-                count += 1
-                if count == 1:
+                if not count:
                     ledger.mark_connection(key, connected=True)
                     logger.info("firehose: connected (partitions %d-%d, from %s)", self.min_partition,
-                                self.max_partition, request.from_timestamp_ms or "now")
+                                self.max_partition, request.from_timestamp_ms)
+                count += len(item)
                 if time.monotonic() - last_status >= STATUS_EVERY_S:
                     ledger.touch(key)
                     last_status = time.monotonic()
-                event = self._parse(key, item)
-                if event is None:
-                    continue
-                if not batch:
-                    batch_started = time.monotonic()
-                batch.append(event)
-                if len(batch) >= settings.FIREHOSE_BATCH_SIZE or (
-                    time.monotonic() - batch_started >= settings.FIREHOSE_FLUSH_INTERVAL_S
-                ):
+                for line in item:
+                    event = self._parse(key, line)
+                    if event is None:
+                        continue
+                    if not batch:
+                        batch_started = time.monotonic()
+                    batch.append(event)
+                    if len(batch) >= settings.FIREHOSE_BATCH_SIZE:
+                        self._flush(key, batch, creds)
+                if batch and time.monotonic() - batch_started >= settings.FIREHOSE_FLUSH_INTERVAL_S:
                     self._flush(key, batch, creds)
         finally:
             stream.close()
@@ -174,9 +175,10 @@ class Receiver:
             except queue.Empty:
                 return
             if not isinstance(item, _End):
-                event = self._parse(key, item)
-                if event is not None:
-                    batch.append(event)
+                for line in item:
+                    event = self._parse(key, line)
+                    if event is not None:
+                        batch.append(event)
 
     def _parse(self, key: StreamKey, line: bytes) -> Event | None:
         try:
@@ -200,10 +202,10 @@ class Receiver:
     def _read(self, stream: FirehoseStream, lines: queue.Queue) -> None:
         end = _End()
         try:
-            for line in stream.lines():
+            for group in stream.line_groups():
                 while True:
                     try:
-                        lines.put(line, timeout=0.5)
+                        lines.put(group, timeout=0.5)
                         break
                     except queue.Full:
                         if self.stop.is_set():
