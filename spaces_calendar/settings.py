@@ -191,6 +191,8 @@ WEBEX_JWKS_URLS = env.json_map(
 CALENDAR_PROVIDERS = {"microsoft": "spaces_calendar.providers.microsoft.calendar.MicrosoftCalendars"}
 #: Whole local days synced after today (1 = today and tomorrow), in each room's own time zone.
 CALENDAR_SYNC_DAYS_AHEAD = env.int("CALENDAR_SYNC_DAYS_AHEAD", 1, minimum=0, maximum=30)
+#: $batch requests (of 20 rooms each) one sync task sends at the same time.
+CALENDAR_SYNC_PARALLEL_BATCHES = env.int("CALENDAR_SYNC_PARALLEL_BATCHES", 4, minimum=1, maximum=8)
 #: A claimed sync that has not finished after this long is presumed dead and may be claimed again.
 CALENDAR_SYNC_LEASE_S = env.float("CALENDAR_SYNC_LEASE_S", 600.0, minimum=10)
 #: Notifications for one room within this many seconds become one sync.

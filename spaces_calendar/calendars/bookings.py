@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import django.dispatch
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .models import Booking, CalendarLink
@@ -60,7 +61,16 @@ def _values(link: CalendarLink, event: RemoteEvent) -> dict[str, object]:
     }
 
 
-@transaction.atomic
+@dataclass(frozen=True)
+class LinkChanges:
+    """What one link's fetch brought: upserts, removals, and for a full fetch the window it covered."""
+
+    link: CalendarLink
+    events: list[RemoteEvent]
+    removed_ids: list[str] = field(default_factory=list)
+    full_window: tuple[datetime, datetime] | None = None
+
+
 def apply_events(
     link: CalendarLink,
     events: Iterable[RemoteEvent],
@@ -70,37 +80,72 @@ def apply_events(
 ) -> ApplyCounts:
     """Upsert ``events``, cancel ``removed_ids``; with ``full_window``, cancel every live booking of the link in
     that window that ``events`` no longer contains. Applying the same input twice changes nothing."""
-    counts = ApplyCounts()
+    return apply_many([LinkChanges(link, list(events), list(removed_ids), full_window)])[link.pk]
+
+
+@transaction.atomic
+def apply_many(changes: list[LinkChanges]) -> dict[int, ApplyCounts]:
+    """:func:`apply_events` for several links (a sync chunk) in one transaction and a handful of queries."""
     now = timezone.now()
-    incoming = {event.external_id: _values(link, event) for event in events}
-    existing = {b.external_id: b for b in Booking.objects.filter(link=link, external_id__in=list(incoming))}
+    counts = {item.link.pk: ApplyCounts() for item in changes}
+    incoming = {item.link.pk: {event.external_id: _values(item.link, event) for event in item.events}
+                for item in changes}
+    links = {item.link.pk: item.link for item in changes}
+    wanted = Q()
+    for link_id, values in incoming.items():
+        if values:
+            wanted |= Q(link_id=link_id, external_id__in=list(values))
+    existing = {(b.link_id, b.external_id): b for b in Booking.objects.filter(wanted)} if wanted else {}
     new, changed = [], []
-    for external_id, values in incoming.items():
-        booking = existing.get(external_id)
-        if booking is None:
-            new.append(Booking(room_id=link.room_id, link=link, external_id=external_id, **values))
-        elif any(getattr(booking, name) != value for name, value in values.items()):
-            for name, value in values.items():
-                setattr(booking, name, value)
-            booking.updated_at = now
-            changed.append(booking)
+    for link_id, values_by_id in incoming.items():
+        link = links[link_id]
+        for external_id, values in values_by_id.items():
+            booking = existing.get((link_id, external_id))
+            if booking is None:
+                new.append(Booking(room_id=link.room_id, link=link, external_id=external_id, **values))
+                counts[link_id].created += 1
+            elif any(getattr(booking, name) != value for name, value in values.items()):
+                for name, value in values.items():
+                    setattr(booking, name, value)
+                booking.updated_at = now
+                changed.append(booking)
+                counts[link_id].updated += 1
     if new:
         # update_conflicts keeps this idempotent even if another writer inserted the same event meanwhile.
         Booking.objects.bulk_create(new, update_conflicts=True, unique_fields=["link", "external_id"],
-                                    update_fields=[*_COMPARED, "updated_at"])
+                                    update_fields=[*_COMPARED, "updated_at"], batch_size=500)
     if changed:
-        Booking.objects.bulk_update(changed, [*_COMPARED, "updated_at"])
-    counts.created, counts.updated = len(new), len(changed)
+        Booking.objects.bulk_update(changed, [*_COMPARED, "updated_at"], batch_size=500)
 
-    gone = set(removed_ids) - set(incoming)
-    live = Booking.objects.filter(link=link, cancelled=False)
-    if full_window is not None:
-        start, end = full_window
-        gone |= set(live.filter(start__lt=end, end__gt=start).exclude(external_id__in=list(incoming))
-                    .values_list("external_id", flat=True))
+    gone = _gone(changes, incoming)
     if gone:
-        counts.cancelled = live.filter(external_id__in=list(gone)).update(cancelled=True, updated_at=now)
-    if counts.changed:
-        room_id = link.room_id
-        transaction.on_commit(lambda: bookings_changed.send(sender=Booking, room_ids=[room_id]))
+        for link_id, pks in gone.items():
+            counts[link_id].cancelled = len(pks)
+        Booking.objects.filter(pk__in=[pk for pks in gone.values() for pk in pks]).update(cancelled=True,
+                                                                                          updated_at=now)
+    room_ids = sorted({links[link_id].room_id for link_id, count in counts.items() if count.changed})
+    if room_ids:
+        transaction.on_commit(lambda: bookings_changed.send(sender=Booking, room_ids=room_ids))
     return counts
+
+
+def _gone(changes: list[LinkChanges], incoming: dict[int, dict[str, object]]) -> dict[int, list[int]]:
+    """Live bookings each link must cancel: its removed ids, and for a full fetch whatever in its window did not
+    come back."""
+    wanted = Q()
+    for item in changes:
+        removed = set(item.removed_ids) - set(incoming[item.link.pk])
+        if removed:
+            wanted |= Q(link_id=item.link.pk, external_id__in=list(removed))
+        if item.full_window is not None:
+            start, end = item.full_window
+            wanted |= Q(link_id=item.link.pk, start__lt=end, end__gt=start)
+    if not wanted:
+        return {}
+    gone: dict[int, list[int]] = {}
+    for pk, link_id, external_id in Booking.objects.filter(wanted, cancelled=False).values_list(
+        "pk", "link_id", "external_id"
+    ):
+        if external_id not in incoming[link_id]:
+            gone.setdefault(link_id, []).append(pk)
+    return gone

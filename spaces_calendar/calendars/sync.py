@@ -25,15 +25,15 @@ from spaces_calendar.core.http import OutboundError, Throttled
 from spaces_calendar.core.logging import log_context
 from spaces_calendar.providers.errors import ConsentRevoked
 
-from .bookings import ApplyCounts, apply_events
+from .bookings import ApplyCounts, LinkChanges, apply_many
 from .connections import mark_needs_consent
 from .models import CalendarConnection, CalendarLink, ConnectionStatus
 from .remote import FetchRequest, FetchResult, provider_for
 
 logger = logging.getLogger(__name__)
 
-#: Links per sync task: one Graph $batch carries at most 20 requests.
-CHUNK = 20
+#: Links per sync task: a few Graph $batch requests (20 each) sent side by side, then one transaction.
+CHUNK = 80
 MAX_BACKOFF_S = 3600.0
 
 
@@ -188,16 +188,22 @@ def _sync_links(connection: CalendarConnection, links: list[CalendarLink], token
     all_refused = all(results.get(link.pk) and results[link.pk].auth_failed for link in links)
     if all_refused and _access_gone(connection, provider, links):
         return
+    succeeded: list[tuple[CalendarLink, FetchResult]] = []
     for link in links:
         result = results.get(link.pk) or FetchResult(link.pk, error=RuntimeError("no answer for this link"))
         if result.error is not None:
             _fail(link, token, result.error)
             report.failed += 1
-            continue
-        report.counts += apply_events(
-            link, result.events, result.removed_ids, full_window=windows[link.pk] if result.full else None
-        )
+        else:
+            succeeded.append((link, result))
+    # One transaction and a handful of queries for the whole chunk: per-room round trips were most of a sync's cost.
+    counts = apply_many([
+        LinkChanges(link, result.events, result.removed_ids, windows[link.pk] if result.full else None)
+        for link, result in succeeded
+    ])
+    for link, result in succeeded:
         _succeed(link, token, result, windows[link.pk], now)
+        report.counts += counts[link.pk]
         report.synced += 1
     if report.synced:
         CalendarConnection.objects.filter(pk=connection.pk).update(
@@ -239,6 +245,7 @@ def _succeed(link: CalendarLink, token: str, result: FetchResult, window: tuple[
         fields["last_full_sync_at"] = now
     daily = next_daily_sync(str(link.room.zone), link.room_id, now)
     # Only move next_sync_at on if no notification arrived while we were fetching; otherwise leave it due.
+    # (One conditional UPDATE per link measured faster than a chunk-wide bulk_update with its CASE expressions.)
     moved = CalendarLink.objects.filter(pk=link.pk, claim_token=token, change_seq=link.change_seq).update(
         next_sync_at=daily, **fields)
     if not moved:

@@ -79,7 +79,7 @@ class MicrosoftCalendars:
             answers = client.batch([
                 BatchRequest(id=str(item.request.link_id), url=item.next_url, headers=PAGE_SIZE_HEADER)
                 for item in pending
-            ])
+            ], parallel=settings.CALENDAR_SYNC_PARALLEL_BATCHES)
             for answer in answers:
                 rounds[int(answer.id)].take(answer)
         return [item.result for item in rounds.values()]
