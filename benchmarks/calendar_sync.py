@@ -510,8 +510,8 @@ def print_checks(outcomes: list[Outcome], args: argparse.Namespace) -> None:
         print(f"target >= 10x faster than naive, {row.approach}: {factor:.1f}x ({'met' if factor >= 10 else 'missed'})")
     per_phase = all(row.rss_peak_per_phase for row in outcomes)
     scope = "this run's own" if per_phase else "the process's so far (the kernel would not reset it)"
-    print(f"RSS peak: ru_maxrss, {scope} high-water mark; the fake Graph with its mailboxes and the seeded rows "
-          "live in this process too, as do the fake's server threads that tracemalloc also counts")
+    print(f"RSS peak: ru_maxrss, {scope} high-water mark of this process (Django, the ORM objects, the HTTP "
+          "client); the fake Graph runs in its own process and is not counted")
 
 
 def parse_args() -> argparse.Namespace:
