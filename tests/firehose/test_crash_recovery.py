@@ -27,7 +27,7 @@ EVENTS = 100_000
 ROOMS = 24
 
 
-def start_receiver(firehose, tenant, log: Path) -> subprocess.Popen:
+def start_receiver(firehose, tenant, log: Path, **settings: str) -> subprocess.Popen:
     env = {
         **os.environ,
         "TEST_DATABASE_URL": worker.test_database_url(),
@@ -41,6 +41,7 @@ def start_receiver(firehose, tenant, log: Path) -> subprocess.Popen:
         "FIREHOSE_RESUME_OVERLAP_S": "5",
         "FIREHOSE_DEDUP_RETENTION_S": "60",
         "FIREHOSE_INITIAL_LOOKBACK_S": "600",
+        **settings,
     }
     from spaces_calendar.sandbox.harness import ca_bundle_path
 
@@ -106,3 +107,28 @@ def test_sigkill_at_random_points_neither_loses_nor_repeats_an_event(firehose, t
     checkpoint = Checkpoint.objects.get(stream="env")
     assert checkpoint.duplicates > 0, "replays after each crash (and the stream's own repeats) were dropped"
     assert kills >= 1
+
+
+def test_sigterm_applies_the_partial_batch_and_its_checkpoint_before_exiting(firehose, tmp_path):
+    tenant = make_tenant("Contoso")
+    make_room(tenant, "Fjord", spaces_location_id="loc-fjord")
+    log = tmp_path / "firehose.log"
+    process = start_receiver(firehose, tenant, log, FIREHOSE_FLUSH_INTERVAL_S="600", FIREHOSE_BATCH_SIZE="50000")
+    try:
+        assert wait_for(lambda: firehose.connections, timeout=60), log.read_text()[-3000:]
+        now = int(time.time() * 1000)
+        sent = [firehose.event("spaceOccupancy", {"location": {"locationId": "loc-fjord"},
+                                                  "occupancy": {"peopleCount": n}}, timestamp_ms=now + n)
+                for n in range(50)]
+        for event in sent:
+            firehose.publish(event)
+        time.sleep(1.5)  # delivered, but neither the batch size nor the flush interval has closed the batch
+        assert applied() == 0, "nothing is applied before the batch closes"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0, log.read_text()[-3000:]
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert sorted(OccupancySignal.objects.values_list("source_event_id", flat=True)) == sorted(
+        event["recordUid"] for event in sent)
+    assert Checkpoint.objects.get(stream="env").high_water_ms == now + 49
