@@ -55,3 +55,126 @@ class RoomSourceState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.room_id} {self.source}"
+
+
+class OccupancyPolicy(models.Model):
+    """A tenant's rules for calling bookings; a room may override the grace window."""
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="occupancy_policy")
+    grace_minutes = models.PositiveSmallIntegerField(default=10)
+    exempt_after_hours = models.PositiveSmallIntegerField(default=8)
+    #: Kiosks may show meeting subjects (never of private meetings).
+    show_subjects = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"policy of {self.tenant}"
+
+
+class RoomGrace(models.Model):
+    room = models.OneToOneField(Room, on_delete=models.CASCADE, related_name="grace_override")
+    grace_minutes = models.PositiveSmallIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.room}: {self.grace_minutes} min"
+
+
+class SpanState(models.TextChoices):
+    OCCUPIED = "occupied"
+    EMPTY = "empty"
+    UNKNOWN = "unknown"
+
+
+class OccupancySpan(models.Model):
+    """A stretch of the room's fused timeline (contiguous spans cover the time we have looked at)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="occupancy_spans")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    state = models.CharField(max_length=10, choices=SpanState.choices)
+    peak_people = models.IntegerField(null=True, blank=True)
+    median_people = models.FloatField(null=True, blank=True)
+    sources = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["room", "start"]), models.Index(fields=["tenant", "start"])]
+
+    def __str__(self) -> str:
+        return f"{self.room_id} {self.state} {self.start:%Y-%m-%d %H:%M}-{self.end:%H:%M}"
+
+
+class OutcomeKind(models.TextChoices):
+    ATTENDED = "attended"
+    GHOST = "ghost"
+    LATE_START = "late_start", "late start"
+    EARLY_END = "early_end", "early end"
+    UNKNOWN = "unknown"
+
+
+class BookingOutcome(models.Model):
+    """What happened to a booking, and the evidence. ``final`` once the booking is over."""
+
+    booking = models.OneToOneField("calendars.Booking", on_delete=models.CASCADE, related_name="outcome")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="+")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    outcome = models.CharField(max_length=12, choices=OutcomeKind.choices)
+    final = models.BooleanField(default=False)
+    first_presence_at = models.DateTimeField(null=True, blank=True)
+    peak_people = models.IntegerField(null=True, blank=True)
+    median_people = models.FloatField(null=True, blank=True)
+    occupied_minutes = models.FloatField(default=0)
+    unknown_minutes = models.FloatField(default=0)
+    series_id = models.CharField(max_length=300, blank=True)
+    organizer_hash = models.CharField(max_length=64, blank=True)
+    evidence = models.JSONField(default=dict)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "start"]), models.Index(fields=["room", "start"]),
+                   models.Index(fields=["tenant", "outcome", "start"])]
+
+    def __str__(self) -> str:
+        return f"{self.booking_id}: {self.outcome}"
+
+
+class RoomDay(models.Model):
+    """Daily aggregates per room (the room's local date), so reports over months read a few rows per room."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="days")
+    date = models.DateField()
+    bookings = models.PositiveIntegerField(default=0)
+    booked_minutes = models.FloatField(default=0)
+    occupied_minutes = models.FloatField(default=0)
+    occupied_booked_minutes = models.FloatField(default=0)
+    unknown_minutes = models.FloatField(default=0)
+    #: Booked minutes with fresh data (occupied or empty): the report's coverage.
+    covered_booked_minutes = models.FloatField(default=0)
+    ghosts = models.PositiveIntegerField(default=0)
+    late_starts = models.PositiveIntegerField(default=0)
+    early_ends = models.PositiveIntegerField(default=0)
+    unknowns = models.PositiveIntegerField(default=0)
+    recoverable_minutes = models.FloatField(default=0)
+    peak_people = models.IntegerField(null=True, blank=True)
+    #: Occupied minutes per local hour (24 numbers), for the hour x weekday heatmap.
+    occupied_by_hour = models.JSONField(default=list)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["room", "date"], name="one_day_per_room")]
+        indexes = [models.Index(fields=["tenant", "date"])]
+
+    def __str__(self) -> str:
+        return f"{self.room_id} {self.date}"
+
+
+class SignalCursor(models.Model):
+    """How far the pipeline has folded signals into spans (the last OccupancySignal id it processed)."""
+
+    name = models.CharField(max_length=50, unique=True)
+    last_id = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.last_id}"

@@ -1,0 +1,150 @@
+"""Fusing every source's readings of one room into one timeline of occupied / empty / unknown spans. Pure.
+
+Each reading of a source holds from its ``observed_at`` until the source's next reading or until it goes stale
+(``staleness`` per source), whichever comes first. At any moment the room is
+
+* **occupied** if any fresh source says so (presence yes, or more than zero people),
+* **empty** if at least one source is fresh and every fresh source says idle,
+* **unknown** otherwise: no fresh source, or a fresh source that does not know (people −1, presence Unknown).
+
+Unknown is never counted as empty. Some sources are slow to say a room emptied (Webex presence takes about two
+minutes to turn No): an idle reading that follows an occupied one of the same source takes effect ``empty_lag``
+earlier, so those minutes are not booked as occupied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from statistics import median
+
+OCCUPIED, EMPTY, UNKNOWN = "occupied", "empty", "unknown"
+
+#: How long one reading of each source stays true without a new one.
+DEFAULT_STALENESS = {
+    "webex": timedelta(minutes=5),
+    "spaces_occupancy": timedelta(minutes=5),
+    "spaces_camera": timedelta(minutes=5),
+    "spaces_wifi": timedelta(minutes=10),
+    "spaces_iot": timedelta(minutes=10),
+}
+#: How late each source reports that a room emptied.
+DEFAULT_EMPTY_LAG = {"webex": timedelta(minutes=2)}
+FALLBACK_STALENESS = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Reading:
+    source: str
+    observed_at: datetime
+    present: bool | None = None
+    people: int | None = None
+
+    @property
+    def state(self) -> str:
+        if self.present is True or (self.people is not None and self.people > 0):
+            return OCCUPIED
+        if self.present is False or self.people == 0:
+            return EMPTY
+        return UNKNOWN
+
+
+@dataclass
+class Span:
+    start: datetime
+    end: datetime
+    state: str
+    peak: int | None = None
+    people: list[int] = field(default_factory=list, repr=False)
+    sources: set[str] = field(default_factory=set)
+
+    @property
+    def median(self) -> float | None:
+        return float(median(self.people)) if self.people else None
+
+    @property
+    def minutes(self) -> float:
+        return (self.end - self.start).total_seconds() / 60
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """One source's reading over the time it holds."""
+
+    source: str
+    start: datetime
+    end: datetime
+    state: str
+    people: int | None
+
+
+def _pieces(readings: Iterable[Reading], staleness: Mapping[str, timedelta],
+            empty_lag: Mapping[str, timedelta]) -> list[_Piece]:
+    by_source: dict[str, list[Reading]] = {}
+    for reading in readings:
+        by_source.setdefault(reading.source, []).append(reading)
+    pieces: list[_Piece] = []
+    for source, items in by_source.items():
+        items.sort(key=lambda r: r.observed_at)
+        ttl = staleness.get(source, FALLBACK_STALENESS)
+        lag = empty_lag.get(source, timedelta(0))
+        own: list[_Piece] = []
+        for index, reading in enumerate(items):
+            start = reading.observed_at
+            if lag and own and own[-1].state == OCCUPIED and reading.state == EMPTY:
+                # The source says "empty" late: the room emptied ``lag`` ago, and the "occupied" readings it gave
+                # in between were stale. Cut them back to where the room really emptied.
+                start -= lag
+                while own and own[-1].state == OCCUPIED and own[-1].start >= start:
+                    own.pop()
+                if own and own[-1].end > start:
+                    last = own[-1]
+                    own[-1] = _Piece(source, last.start, start, last.state, last.people)
+                start = max(start, own[-1].end) if own else start
+            end = start + ttl if start == reading.observed_at else reading.observed_at + ttl
+            if index + 1 < len(items):
+                end = min(end, items[index + 1].observed_at)
+            if end <= start:
+                continue
+            people = reading.people if reading.people is not None and reading.people >= 0 else None
+            own.append(_Piece(source, start, end, reading.state, people))
+        pieces.extend(own)
+    return pieces
+
+
+def fuse(
+    readings: Iterable[Reading],
+    start: datetime,
+    end: datetime,
+    *,
+    staleness: Mapping[str, timedelta] = DEFAULT_STALENESS,
+    empty_lag: Mapping[str, timedelta] = DEFAULT_EMPTY_LAG,
+) -> list[Span]:
+    """The room's timeline over [start, end), as contiguous spans covering it exactly."""
+    pieces = [p for p in _pieces(readings, staleness, empty_lag) if p.end > start and p.start < end]
+    cuts = sorted({start, end, *(max(p.start, start) for p in pieces), *(min(p.end, end) for p in pieces)})
+    spans: list[Span] = []
+    for left, right in zip(cuts, cuts[1:], strict=False):
+        fresh = [p for p in pieces if p.start <= left and p.end >= right]
+        states = {p.state for p in fresh}
+        if OCCUPIED in states:
+            state = OCCUPIED
+        elif fresh and states == {EMPTY}:
+            state = EMPTY
+        else:
+            state = UNKNOWN
+        counts = [p.people for p in fresh if p.people is not None]
+        peak = max(counts) if counts and state == OCCUPIED else (0 if state == EMPTY else None)
+        sources = {p.source for p in fresh}
+        if spans and spans[-1].state == state and spans[-1].end == left:
+            last = spans[-1]
+            last.end = right
+            last.sources |= sources
+            if peak is not None:
+                last.peak = peak if last.peak is None else max(last.peak, peak)
+            if state == OCCUPIED:
+                last.people.extend(counts)
+        else:
+            spans.append(Span(left, right, state, peak, list(counts) if state == OCCUPIED else [], sources))
+    return spans

@@ -1,0 +1,115 @@
+"""Signals → spans → outcomes in the database: idempotent, and late data or moved bookings are picked up."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from occupancy import pipeline
+from occupancy.intake import RoomKey, Signal, record
+from occupancy.models import BookingOutcome, OccupancySpan, RoomGrace
+from spaces_calendar.calendars.models import Booking
+from tests.factories import make_room, make_tenant
+
+pytestmark = pytest.mark.django_db
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+NOW = T0 + timedelta(hours=6)
+MIN = timedelta(minutes=1)
+
+
+@pytest.fixture
+def room():
+    return make_room(make_tenant("Acme"), "Fjord", spaces_location_id="loc-1")
+
+
+def signals(room, start_min: int, end_min: int, people: int) -> None:
+    record([Signal(RoomKey(room.tenant_id, "room", str(room.pk)), "spaces_occupancy", T0 + MIN * m,
+                   people_count=people) for m in range(start_min, end_min)], now=NOW)
+
+
+def booking(room, start_min: int, end_min: int, **fields) -> Booking:
+    return Booking.objects.create(room=room, external_id=f"e{start_min}-{end_min}", start=T0 + MIN * start_min,
+                                  end=T0 + MIN * end_min, **fields)
+
+
+def run(room) -> None:
+    pipeline.rebuild_spans([room.pk], T0 - timedelta(hours=1), T0 + timedelta(hours=5))
+    pipeline.recompute_outcomes([room.pk], T0 - timedelta(hours=1), T0 + timedelta(hours=5), now=NOW)
+
+
+def outcome_of(b: Booking) -> str:
+    return BookingOutcome.objects.get(booking=b).outcome
+
+
+def test_bookings_get_outcomes_from_the_fused_signals_and_running_again_changes_nothing(room):
+    signals(room, -10, 180, 0)
+    signals(room, 60, 110, 3)
+    ghost, attended = booking(room, 0, 30, series_id="s1"), booking(room, 60, 120)
+    run(room)
+    assert (outcome_of(ghost), outcome_of(attended)) == ("ghost", "attended")
+    first = list(BookingOutcome.objects.order_by("pk").values("booking", "outcome", "evidence"))
+    spans = OccupancySpan.objects.count()
+
+    run(room)
+
+    assert list(BookingOutcome.objects.order_by("pk").values("booking", "outcome", "evidence")) == first
+    assert OccupancySpan.objects.count() == spans
+    assert BookingOutcome.objects.get(booking=ghost).series_id == "s1"
+
+
+def test_a_late_signal_turns_a_ghost_into_attended(room):
+    signals(room, -10, 60, 0)
+    b = booking(room, 0, 30)
+    run(room)
+    assert outcome_of(b) == "ghost"
+
+    signals(room, 2, 25, 2)  # a source that reported late
+    assert pipeline.fold_new_signals() > 0
+
+    assert outcome_of(b) == "attended"
+
+
+def test_a_moved_booking_is_judged_again_and_a_cancelled_one_loses_its_outcome(room):
+    signals(room, -10, 180, 0)
+    signals(room, 120, 170, 4)
+    b = booking(room, 0, 30)
+    other = booking(room, 40, 60)
+    run(room)
+    assert outcome_of(b) == "ghost"
+
+    Booking.objects.filter(pk=b.pk).update(start=T0 + MIN * 120, end=T0 + MIN * 170)
+    Booking.objects.filter(pk=other.pk).update(cancelled=True)
+    run(room)
+
+    assert outcome_of(b) == "attended"
+    assert not BookingOutcome.objects.filter(booking=other).exists()
+
+
+def test_all_day_and_long_bookings_get_no_outcome(room):
+    signals(room, -10, 60, 0)
+    booking(room, 0, 8 * 60)
+    booking(room, 0, 30, all_day=True)
+    run(room)
+    assert not BookingOutcome.objects.exists()
+
+
+def test_a_rooms_own_grace_window_wins(room):
+    signals(room, -10, 180, 0)
+    signals(room, 12, 60, 2)
+    b = booking(room, 0, 60)
+    run(room)
+    assert outcome_of(b) == "late_start"
+    RoomGrace.objects.create(room=room, grace_minutes=15)
+    run(room)
+    assert outcome_of(b) == "attended"
+
+
+def test_other_rooms_and_tenants_are_left_alone(room):
+    theirs = make_room(make_tenant("Other"), "Theirs")
+    signals(room, -10, 60, 0)
+    foreign = booking(theirs, 0, 30)
+    booking(room, 0, 30)
+    run(room)
+    assert not BookingOutcome.objects.filter(booking=foreign).exists()
+    assert not OccupancySpan.objects.filter(room=theirs).exists()
