@@ -122,11 +122,18 @@ def fuse(
     empty_lag: Mapping[str, timedelta] = DEFAULT_EMPTY_LAG,
 ) -> list[Span]:
     """The room's timeline over [start, end), as contiguous spans covering it exactly."""
-    pieces = [p for p in _pieces(readings, staleness, empty_lag) if p.end > start and p.start < end]
+    pieces = sorted((p for p in _pieces(readings, staleness, empty_lag) if p.end > start and p.start < end),
+                    key=lambda p: p.start)
     cuts = sorted({start, end, *(max(p.start, start) for p in pieces), *(min(p.end, end) for p in pieces)})
     spans: list[Span] = []
+    active: list[_Piece] = []  # a sweep: the pieces holding at the current cut (a handful, one per source)
+    upcoming = 0
     for left, right in zip(cuts, cuts[1:], strict=False):
-        fresh = [p for p in pieces if p.start <= left and p.end >= right]
+        while upcoming < len(pieces) and pieces[upcoming].start <= left:
+            active.append(pieces[upcoming])
+            upcoming += 1
+        active = [p for p in active if p.end > left]
+        fresh = [p for p in active if p.end >= right]
         states = {p.state for p in fresh}
         if OCCUPIED in states:
             state = OCCUPIED

@@ -70,16 +70,18 @@ def resolve_rooms(keys: set[RoomKey]) -> dict[RoomKey, int]:
     return found
 
 
-def record(signals: list[Signal], *, now: datetime | None = None) -> IntakeResult:
+def record(signals: list[Signal], *, now: datetime | None = None, history: bool = False) -> IntakeResult:
     """Store the acceptable signals and move each room's latest state forward (never backward).
 
     Runs inside the caller's transaction when there is one, so a source can make intake and its own
-    bookkeeping (the Firehose checkpoint) one atomic step.
+    bookkeeping (the Firehose checkpoint) one atomic step. ``history`` lifts the age limit for a trusted backfill
+    (an import, the sandbox's demo weeks); the future limit always holds.
     """
     now = now or timezone.now()
     result = IntakeResult()
     rooms = resolve_rooms({signal.room for signal in signals})
-    past = now - timedelta(seconds=settings.OCCUPANCY_MAX_SIGNAL_AGE_S)
+    past = datetime.min.replace(tzinfo=now.tzinfo) if history else now - timedelta(
+        seconds=settings.OCCUPANCY_MAX_SIGNAL_AGE_S)
     future = now + timedelta(seconds=settings.OCCUPANCY_MAX_CLOCK_SKEW_S)
     rows = []
     for signal in signals:
