@@ -51,6 +51,7 @@ class Command(BaseCommand):
         call_command("ensure_admin")
         if settings.SANDBOX:
             call_command("seed_sandbox")
+            call_command("seed_occupancy_demo")  # by name: the core does not import the occupancy app
             prepare_ca(settings.SANDBOX_CA_DIR)  # the CA file the app trusts exists before any process starts
             self.stdout.write(self.style.WARNING("SANDBOX: no provider credentials set; providers are simulated."))
         self.stdout.write(f"Serving on http://127.0.0.1:{settings.PORT}  (Ctrl-C stops everything)")
