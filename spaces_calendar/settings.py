@@ -271,13 +271,18 @@ if SANDBOX and _has_credentials:
 
 # --- Sandbox: `manage.py run_sandbox` (started by `up`) serves the provider fakes on fixed loopback ports --------
 SANDBOX_CA_DIR = DATA_DIR / "sandbox-ca"
-SANDBOX_STATE_DIR = DATA_DIR / "sandbox-state"  # what the fakes keep across restarts (Graph subscriptions)
+SANDBOX_STATE_DIR = DATA_DIR / "sandbox-state"  # what the fakes keep across restarts (subscriptions, Spaces keys)
 SANDBOX_MICROSOFT_CONSENT_PORT = env.int("SANDBOX_MICROSOFT_CONSENT_PORT", sandbox_config.MICROSOFT_CONSENT_PORT,
                                          minimum=1, maximum=65535)
 SANDBOX_MICROSOFT_LOGIN_PORT = env.int("SANDBOX_MICROSOFT_LOGIN_PORT", sandbox_config.MICROSOFT_LOGIN_PORT,
                                        minimum=1, maximum=65535)
 SANDBOX_MICROSOFT_GRAPH_PORT = env.int("SANDBOX_MICROSOFT_GRAPH_PORT", sandbox_config.MICROSOFT_GRAPH_PORT,
                                        minimum=1, maximum=65535)
+#: The fake Cisco Spaces: partner API (activation, monitoring) and Firehose on one TLS port, as at Cisco.
+SANDBOX_SPACES_PORT = env.int("SANDBOX_SPACES_PORT", sandbox_config.SPACES_PORT, minimum=1, maximum=65535)
+SANDBOX_SPACES_URL = sandbox_config.spaces_url(SANDBOX_SPACES_PORT)
+#: Seconds between two simulated occupancy reports of each demo room.
+SANDBOX_SPACES_INTERVAL_S = env.float("SANDBOX_SPACES_INTERVAL_S", 10.0, minimum=1)
 # Point the app at the fakes only after the credentials check above, or these values would count as real
 # credentials. The test suite is left alone: it starts its fakes on free ports and points settings at them per test.
 if SANDBOX and not TESTING:
@@ -289,6 +294,15 @@ if SANDBOX and not TESTING:
         MICROSOFT_GRAPH_URL = sandbox_config.microsoft_graph_url(SANDBOX_MICROSOFT_GRAPH_PORT)
     if not MICROSOFT_CONSENT_URL:
         MICROSOFT_CONSENT_URL = sandbox_config.microsoft_consent_url(SANDBOX_MICROSOFT_CONSENT_PORT)
+    # Activation tokens from the fake name it as their baseUrl; it also serves the Firehose and monitoring API.
+    SPACES_PARTNER_HOSTS = {**SPACES_PARTNER_HOSTS, SANDBOX_SPACES_URL: "sandbox"}
+    SPACES_APP_ID = sandbox_config.SPACES_APP_ID
+    if not env.is_set("SPACES_FIREHOSE_URL"):
+        SPACES_FIREHOSE_URL = SANDBOX_SPACES_URL
+    # A first activation replays the simulated day so far, not only its last two minutes. Replays after that start
+    # from the checkpoint minus FIREHOSE_RESUME_OVERLAP_S, which the de-dup retention still covers.
+    if not env.is_set("FIREHOSE_INITIAL_LOOKBACK_S"):
+        FIREHOSE_INITIAL_LOOKBACK_S = 86400.0
     # Every outside service is a fake signed by the sandbox CA, so trusting only that CA loses nothing.
     OUTBOUND_CA_BUNDLE = OUTBOUND_CA_BUNDLE or str(SANDBOX_CA_DIR / "ca.pem")
 
@@ -325,6 +339,9 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
 }
+# Reports API (occupancy/api.py): DRF's token authentication next to the session. Keys are issued with
+# `manage.py drf_create_token <username>` or in the admin (superusers only).
+INSTALLED_APPS += ["rest_framework.authtoken"]
 
 # --- Logging: one JSON object a line, with tenant, request id and Celery task id; secrets redacted --------------
 LOG_LEVEL = env.str("LOG_LEVEL", "INFO").upper()

@@ -53,7 +53,7 @@ def test_up_runs_web_worker_beat_firehose_and_the_sandbox_on_the_embedded_defaul
            if not k.startswith(("PYTEST", "TEST_", "DATABASE_URL", "CELERY_BROKER_URL", "MICROSOFT_", "GOOGLE_"))}
     env.update({"SPACES_DATA_DIR": str(tmp_path / "var"), "PORT": str(port), "WORKER_HEARTBEAT_INTERVAL": "1",
                 "SANDBOX_MICROSOFT_LOGIN_PORT": str(free_port()), "SANDBOX_MICROSOFT_GRAPH_PORT": str(free_port()),
-                "SANDBOX_MICROSOFT_CONSENT_PORT": str(free_port())})
+                "SANDBOX_MICROSOFT_CONSENT_PORT": str(free_port()), "SANDBOX_SPACES_PORT": str(free_port())})
     log = (tmp_path / "up.log").open("w")
     process = subprocess.Popen([sys.executable, "manage.py", "up"], cwd=ROOT, env=env,  # noqa: S603
                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -68,6 +68,7 @@ def test_up_runs_web_worker_beat_firehose_and_the_sandbox_on_the_embedded_defaul
             assert f"{name} started" in output()
         assert "Sandbox Demo Co" in output()
         assert wait_for(lambda: "Fake Microsoft 365 ready" in output(), timeout=30), output()
+        assert wait_for(lambda: "Fake Cisco Spaces ready" in output(), timeout=30), output()
         assert len(processes_in_session(process.pid)) >= 6  # supervisor, sandbox, gunicorn, worker, beat, firehose
     finally:
         process.send_signal(signal.SIGTERM)

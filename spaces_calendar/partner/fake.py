@@ -82,6 +82,7 @@ class FakeSpacesPartner:
         tenant_id: int = 420,
         customer: str = "Acme Workplace",
         key_version: str = "v1",
+        private_key: rsa.RSAPrivateKey | None = None,
     ):
         self.server = server if server is not None else FakeServer(tls=True, name="spaces-partner")
         self._owns_server = server is None
@@ -90,7 +91,8 @@ class FakeSpacesPartner:
         self.customer = customer
         self.key_version = key_version
         self._lock = threading.Lock()
-        self._private_keys: dict[str, rsa.RSAPrivateKey] = {key_version: new_rsa_key()}
+        # A long-running sandbox passes the key it kept, so tokens issued before a restart still verify.
+        self._private_keys: dict[str, rsa.RSAPrivateKey] = {key_version: private_key or new_rsa_key()}
         self._keys: dict[str, IssuedKey] = {}
         self._used_tokens: dict[str, str] = {}
         self._reports: list[MonitoringReport] = []
@@ -162,6 +164,12 @@ class FakeSpacesPartner:
         with self._lock:
             self._keys[api_key] = IssuedKey(api_key, tenant_id or self.tenant_id, activation_ref_id)
         return api_key
+
+    def restore_keys(self, keys: list[IssuedKey]) -> None:
+        """Take back keys issued before a restart (see :attr:`issued_keys`): Cisco does not forget them either."""
+        with self._lock:
+            for issued in keys:
+                self._keys[issued.api_key] = issued
 
     def is_active_key(self, api_key: str | None) -> bool:
         with self._lock:

@@ -15,7 +15,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,9 +40,13 @@ def partition_of(key: str) -> int:
 
 class FakeFirehose:
     def __init__(self, server: FakeServer | None = None, *, api_keys: tuple[str, ...] = ("fake-spaces-api-key",),
-                 spaces_tenant_id: str = "spaces-tenant-0001", partner_tenant_id: str = "partner-tenant-0001"):
+                 spaces_tenant_id: str = "spaces-tenant-0001", partner_tenant_id: str = "partner-tenant-0001",
+                 accepts: Callable[[str], bool] | None = None):
         self.server = server or FakeServer(tls=True, name="spaces-firehose")
         self.api_keys = set(api_keys)
+        #: Also accept a key this says is good, e.g. ``FakeSpacesPartner.is_active_key`` on a shared server, so the
+        #: key an activation returns opens the stream as it does at Cisco.
+        self.accepts = accepts
         #: Keys the fake now refuses with 403 (the app was deactivated in Spaces).
         self.deactivated_keys: set[str] = set()
         self.spaces_tenant_id = spaces_tenant_id
@@ -57,6 +61,8 @@ class FakeFirehose:
         self._cut_next: int | None = None
         self._stall_next: float = 0.0
         self._closing = False
+        #: Bumped when the log is trimmed: a stream started before must end (its position is off).
+        self._generation = 0
         self._uids = itertools.count(1)
         self.server.add_route("GET", EVENTS_PATH, self._events)
 
@@ -139,13 +145,26 @@ class FakeFirehose:
         with self._changed:
             self._closing = False
 
+    def forget_before(self, timestamp_ms: int) -> int:
+        """Drop logged events older than ``timestamp_ms`` (a sandbox runs for days) and end the open streams:
+        their positions in the log no longer hold, so receivers resume from their checkpoints as after any cut.
+        Returns how many were dropped."""
+        with self._changed:
+            keep = [logged for logged in self.log if logged.timestamp_ms >= timestamp_ms]
+            dropped = len(self.log) - len(keep)
+            if dropped:
+                self.log[:] = keep
+                self._generation += 1
+                self._changed.notify_all()
+        return dropped
+
     # -- serving ----------------------------------------------------------------------------------------
 
     def _events(self, request: FakeRequest) -> FakeResponse:
         key = request.headers.get("X-API-Key", "")
         if key in self.deactivated_keys:
             return FakeResponse.json({"error": "Forbidden", "message": "App is deactivated"}, 403)
-        if key not in self.api_keys:
+        if key not in self.api_keys and not (self.accepts is not None and self.accepts(key)):
             return FakeResponse.json({"error": "Unauthorized", "message": "Invalid API key"}, 401)
         try:
             low = int(request.arg("minPartition") or 1)
@@ -167,13 +186,15 @@ class FakeFirehose:
                 while not self._closing and time.monotonic() < deadline:
                     self._changed.wait(deadline - time.monotonic())
             return
-        position = 0 if since is not None else len(self.log)  # no fromTimestamp: live events only
+        with self._changed:
+            position = 0 if since is not None else len(self.log)  # no fromTimestamp: live events only
+            generation = self._generation
         sent = 0
         while True:
             with self._changed:
                 if not self._closing and position >= len(self.log):
                     self._changed.wait(self.keepalive_interval)
-                if self._closing:
+                if self._closing or self._generation != generation:
                     return
                 ready = self.log[position:]
                 position = len(self.log)

@@ -14,6 +14,21 @@ MICROSOFT_CLIENT_SECRET = "sandbox-client-secret-only-the-fake-accepts"  # noqa:
 MICROSOFT_CONSENT_PORT = 8440
 MICROSOFT_LOGIN_PORT = 8441
 MICROSOFT_GRAPH_PORT = 8442
+#: One TLS server for the fake Cisco Spaces partner API and its Firehose, as at Cisco (one host for both).
+SPACES_PORT = 8443
+#: Our partner app as the fake Cisco Spaces knows it (an activation token for any other app is refused).
+SPACES_APP_ID = "app-5A9DBE0C5A1E4DA4B0C05A9DBE0C0001"
+#: The demo customer in Cisco Spaces: its ``tenantId`` (a number, as Cisco's tokens carry it), name and our partner
+#: account's id for it. Events on the Firehose carry the same ids, so they reach the activating tenant.
+SPACES_TENANT_ID = 73105
+SPACES_TENANT_NAME = "Sandbox Demo Co"
+SPACES_PARTNER_TENANT_ID = "40CCAC387B1545FE904F6B709D9F1BFB"
+#: The demo room with a Webex Room Kit: Spaces gets its people count as Webex telemetry, keyed by workspace.
+WEBEX_ROOM = "Delta"
+#: A Webex workspace id is the base64 of a ``ciscospark://`` URN, without padding.
+WEBEX_WORKSPACE_ID = (
+    "Y2lzY29zcGFyazovL3VybjpURUFNOmV1LWNlbnRyYWwtMV9rL1BMQUNFLzVhOWRiZTBjLWQ3NGEtNGM2ZS05YjBlLTVhMmRiMGMwZGUxNw"
+)
 #: Where the demo mailboxes live, as in :mod:`spaces_calendar.sandbox.seed`.
 DEMO_MAIL_DOMAIN = "sandbox-demo.example.com"
 TIME_ZONE = "Europe/Oslo"
@@ -31,3 +46,13 @@ def microsoft_consent_url(port: int) -> str:
 
 def microsoft_graph_url(port: int) -> str:
     return f"https://localhost:{port}/v1.0"
+
+
+def spaces_url(port: int) -> str:
+    """The fake Cisco Spaces (partner API and Firehose): localhost, as its certificate and ``baseUrl`` name it."""
+    return f"https://localhost:{port}"
+
+
+def spaces_location_id(room_name: str) -> str:
+    """The Cisco Spaces ``locationId`` of a demo room (stable, so the seed and the fake agree across restarts)."""
+    return f"sandbox-loc-{room_name.lower()}"

@@ -1,7 +1,9 @@
-"""The app's side of the sandbox controls: ask the fake Microsoft 365 to show or change the demo calendars.
+"""The app's side of the sandbox controls: ask the fake Microsoft 365 to show or change the demo calendars, and the
+fake Cisco Spaces for an activation token.
 
 Goes through the outbound seam like any provider call (timeouts, the sandbox CA through ``OUTBOUND_CA_BUNDLE``).
-The controls sit on the fake's Graph host, beside ``/v1.0``, so their address follows ``MICROSOFT_GRAPH_URL``.
+The Microsoft controls sit on the fake's Graph host, beside ``/v1.0``, so their address follows
+``MICROSOFT_GRAPH_URL``; the Spaces controls are on ``SANDBOX_SPACES_URL``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 from django.conf import settings
 
 from spaces_calendar.core import http
+from spaces_calendar.sandbox import spaces_controls
 from spaces_calendar.sandbox.microsoft_controls import CONTROL_PREFIX
 
 
@@ -52,6 +55,26 @@ class ChangeResult:
     notifications: list[tuple[int | None, str]]
 
 
+@dataclass(frozen=True)
+class SpacesToken:
+    token: str
+    expires_in: int
+    #: The fake's base URL, which the token names: where the activation and the Firehose go.
+    base_url: str
+
+
+@dataclass(frozen=True)
+class SpacesState:
+    base_url: str
+    app_id: str
+    spaces_tenant_id: str
+    #: Events the fake Firehose holds (the simulated day so far and the live ticks since).
+    events: int
+    #: Stream connections made so far (one per receiver start or reconnect).
+    connections: int
+    active_keys: int
+
+
 class ControlRefused(Exception):
     """The fake understood the request but would not do it (unknown room or meeting, bad minutes)."""
 
@@ -77,6 +100,22 @@ def move_meeting(room: str, event_id: str, minutes: int = 30) -> ChangeResult:
 
 def cancel_meeting(room: str, event_id: str) -> ChangeResult:
     return _change("cancel", {"room": room, "event_id": event_id})
+
+
+def issue_spaces_token() -> SpacesToken:
+    """A fresh activation token, as an admin generates one in Cisco Spaces. Not retried: each call makes one."""
+    body = http.send(http.build_session(), "POST", _spaces_url("activation-token"), max_retries=0).json()
+    return SpacesToken(str(body["token"]), int(body["expires_in"]), str(body["base_url"]))
+
+
+def fetch_spaces_state() -> SpacesState:
+    body = http.send(http.build_session(), "GET", _spaces_url("state"), max_retries=0).json()
+    return SpacesState(str(body["base_url"]), str(body["app_id"]), str(body["spaces_tenant_id"]), int(body["events"]),
+                       int(body["connections"]), int(body["active_keys"]))
+
+
+def _spaces_url(action: str) -> str:
+    return f"{settings.SANDBOX_SPACES_URL.rstrip('/')}{spaces_controls.CONTROL_PREFIX}/{action}"
 
 
 def _change(action: str, payload: dict[str, Any]) -> ChangeResult:

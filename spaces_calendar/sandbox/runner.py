@@ -1,8 +1,9 @@
 """The sandbox runner: the provider fakes the tests use, on fixed loopback ports, holding the demo tenant.
 
 ``manage.py up`` starts it as the ``sandbox`` process when no provider credentials are configured; the settings
-then point the app (web, worker, beat) at it and trust its CA. Today it serves Microsoft 365 (Entra login + Graph,
-plus the ``/_sandbox`` controls the sandbox page uses).
+then point the app (web, worker, beat, firehose) at it and trust its CA. It serves Microsoft 365 (Entra login +
+Graph) and Cisco Spaces (partner API + Firehose, fed with simulated occupancy that follows the demo meetings; see
+:mod:`spaces_runner`), each with the ``/_sandbox`` controls the sandbox page uses.
 
 Restarts: the demo meetings are rebuilt for the current day with stable ids, and change subscriptions are kept in
 a file, because Graph keeps a subscription when our side restarts; losing them would silently stop notifications.
@@ -23,26 +24,37 @@ from spaces_calendar.providers.microsoft.fake import FakeMicrosoft, FakeSubscrip
 from spaces_calendar.sandbox import config, tls
 from spaces_calendar.sandbox.microsoft_controls import register_controls
 from spaces_calendar.sandbox.microsoft_demo import add_demo_meetings, add_demo_rooms
+from spaces_calendar.sandbox.spaces_demo import bookings_from_fake
+from spaces_calendar.sandbox.spaces_runner import SpacesSandbox, start_spaces
 
 logger = logging.getLogger(__name__)
 
 SUBSCRIPTIONS_FILE = "microsoft-subscriptions.json"
 
 
+class SpacesPortTaken(OSError):
+    """The fake Cisco Spaces could not listen on its port (the Microsoft fakes could)."""
+
+
 @dataclass
 class Sandbox:
     microsoft: FakeMicrosoft
     meetings: int
-    #: Where the Graph subscriptions are kept between runs (None: not kept).
+    #: Where the Graph subscriptions (and the Spaces keys) are kept between runs (None: not kept).
     state_dir: Path | None = None
+    spaces: SpacesSandbox | None = None
     _saved: str = ""
 
     def stop(self) -> None:
+        if self.spaces is not None:
+            self.spaces.stop()
         self.microsoft.stop()
         self.save()
 
     def save(self) -> None:
-        """Write the subscriptions if they changed since the last save."""
+        """Write the subscriptions (and the Spaces keys) if they changed since the last save."""
+        if self.spaces is not None:
+            self.spaces.save()
         if self.state_dir is None:
             return
         text = json.dumps(subscriptions_as_json(self.microsoft), indent=1, sort_keys=True)
@@ -63,9 +75,12 @@ def prepare_ca(directory: Path) -> str:
 
 def start_sandbox(
     *, login_port: int, graph_port: int, consent_port: int | None = None, state_dir: Path | None = None,
-    now: datetime | None = None,
+    now: datetime | None = None, spaces_port: int | None = None, spaces_interval_s: float = 10.0,
 ) -> Sandbox:
-    """Start the seeded fakes (port 0 = any free port). Raises OSError if a port is taken."""
+    """Start the seeded fakes (port 0 = any free port; no Cisco Spaces when ``spaces_port`` is None).
+
+    Raises OSError if a port is taken (:class:`SpacesPortTaken` for the Spaces port).
+    """
     now = now or datetime.now(UTC)
     microsoft = FakeMicrosoft(
         client_id=config.MICROSOFT_CLIENT_ID,
@@ -86,7 +101,15 @@ def start_sandbox(
     except OSError:
         microsoft.stop()  # the login server may be up when the Graph port is taken
         raise
-    return Sandbox(microsoft, meetings, state_dir)
+    sandbox = Sandbox(microsoft, meetings, state_dir)
+    if spaces_port is not None:
+        try:
+            sandbox.spaces = start_spaces(spaces_port, lambda: bookings_from_fake(microsoft), state_dir=state_dir,
+                                          interval_s=spaces_interval_s)
+        except OSError as error:
+            microsoft.stop()
+            raise SpacesPortTaken(error.errno, error.strerror) from error
+    return sandbox
 
 
 def serve_until(stop: threading.Event, sandbox: Sandbox, *, poll: float = 1.0) -> None:
@@ -94,6 +117,8 @@ def serve_until(stop: threading.Event, sandbox: Sandbox, *, poll: float = 1.0) -
     try:
         while not stop.wait(poll):
             _trim_logs(sandbox.microsoft)
+            if sandbox.spaces is not None:
+                sandbox.spaces.maintain()
             sandbox.save()
     finally:
         sandbox.stop()

@@ -1,4 +1,5 @@
-"""The sandbox page: what is simulated, the fake tenant's calendars, and buttons that change them."""
+"""The sandbox page: what is simulated, the fake tenant's calendars and buttons that change them, and the fake Cisco
+Spaces: an activation token on request and the occupancy data arriving for the tenant's rooms."""
 
 from __future__ import annotations
 
@@ -8,12 +9,18 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from spaces_calendar.core.http import OutboundError
 from spaces_calendar.core.permissions import tenant_admin_required
+from spaces_calendar.partner.activation import activation_for
 from spaces_calendar.sandbox import config, controls_client
 from spaces_calendar.sandbox.controls_client import ChangeResult, ControlRefused
+from spaces_calendar.sandbox.occupancy_status import room_occupancy
+
+#: Where a freshly issued activation token waits for the page to show it, once.
+FRESH_ACTIVATION_SLOT = "sandbox_spaces_activation"
 
 CHANGES = {
     "add": lambda form: controls_client.add_meeting(form["room"], subject=form.get("subject", "")),
@@ -51,8 +58,41 @@ def index(request: HttpRequest) -> HttpResponse:
         "graph_url": settings.MICROSOFT_GRAPH_URL,
         "ca_bundle": settings.OUTBOUND_CA_BUNDLE,
         "tenant_id": config.MICROSOFT_TENANT_ID,
+        **spaces_context(request),
     }
     return render(request, "sandbox/index.html", context)
+
+
+def spaces_context(request: HttpRequest) -> dict:
+    spaces, spaces_problem = None, ""
+    try:
+        spaces = controls_client.fetch_spaces_state()
+    except OutboundError as error:
+        spaces_problem = f"The fake Cisco Spaces did not answer ({error.kind}). Is the sandbox process running?"
+    return {
+        "spaces": spaces,
+        "spaces_problem": spaces_problem,
+        "spaces_url": settings.SANDBOX_SPACES_URL,
+        "spaces_interval": settings.SANDBOX_SPACES_INTERVAL_S,
+        "spaces_token": request.session.pop(FRESH_ACTIVATION_SLOT, None),
+        "spaces_activation": activation_for(request.tenant),
+        "occupancy": room_occupancy(request.tenant),
+        "webex_room": config.WEBEX_ROOM,
+    }
+
+
+@sandbox_only
+@require_POST
+@tenant_admin_required
+def spaces_token(request: HttpRequest) -> HttpResponse:
+    """Ask the fake Cisco Spaces for an activation token, as an admin would click Generate in Cisco Spaces."""
+    try:
+        token = controls_client.issue_spaces_token()
+    except OutboundError as error:
+        messages.error(request, f"The fake Cisco Spaces did not answer ({error.kind}).")
+    else:
+        request.session[FRESH_ACTIVATION_SLOT] = token.token
+    return redirect(reverse("sandbox") + "#spaces")
 
 
 @sandbox_only

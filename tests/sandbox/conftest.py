@@ -17,6 +17,12 @@ def point_settings_at(settings, running: Sandbox) -> None:
     settings.MICROSOFT_CLIENT_ID = config.MICROSOFT_CLIENT_ID
     settings.MICROSOFT_CLIENT_SECRET = config.MICROSOFT_CLIENT_SECRET
     settings.OUTBOUND_CA_BUNDLE = ca_bundle_path()
+    if running.spaces is not None:
+        settings.SANDBOX_SPACES_URL = running.spaces.base_url
+        settings.SPACES_PARTNER_HOSTS = {**settings.SPACES_PARTNER_HOSTS, running.spaces.base_url: "sandbox"}
+        settings.SPACES_APP_ID = config.SPACES_APP_ID
+        settings.SPACES_FIREHOSE_URL = running.spaces.base_url
+        settings.SPACES_API_KEY = None
 
 
 @pytest.fixture

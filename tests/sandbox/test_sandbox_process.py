@@ -30,9 +30,13 @@ def clean_env(tmp_path, **variables) -> dict[str, str]:
     return {**env, "SPACES_DATA_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "spaces_calendar.settings", **variables}
 
 
-def settings_seen(tmp_path, **variables) -> dict:
-    names = ["SANDBOX", "MICROSOFT_LOGIN_URL", "MICROSOFT_GRAPH_URL", "MICROSOFT_CONSENT_URL", "MICROSOFT_CLIENT_ID",
-             "OUTBOUND_CA_BUNDLE"]
+MICROSOFT_SETTINGS = ["SANDBOX", "MICROSOFT_LOGIN_URL", "MICROSOFT_GRAPH_URL", "MICROSOFT_CONSENT_URL",
+                      "MICROSOFT_CLIENT_ID", "OUTBOUND_CA_BUNDLE"]
+SPACES_SETTINGS = ["SANDBOX_SPACES_URL", "SPACES_PARTNER_HOSTS", "SPACES_APP_ID", "SPACES_FIREHOSE_URL",
+                   "FIREHOSE_INITIAL_LOOKBACK_S", "FIREHOSE_RESUME_OVERLAP_S", "FIREHOSE_DEDUP_RETENTION_S"]
+
+
+def settings_seen(tmp_path, names=MICROSOFT_SETTINGS, **variables) -> dict:
     code = ("import django, json; django.setup(); from django.conf import settings; "
             f"print(json.dumps({{name: getattr(settings, name) for name in {names!r}}}))")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=clean_env(tmp_path, **variables),
@@ -68,6 +72,25 @@ def test_real_credentials_leave_the_real_services_in_place(tmp_path):
     }
 
 
+def test_the_sandbox_settings_trust_the_fake_cisco_spaces_and_replay_its_day(tmp_path):
+    seen = settings_seen(tmp_path, SPACES_SETTINGS, SANDBOX_SPACES_PORT="9443")
+
+    assert seen["SANDBOX_SPACES_URL"] == "https://localhost:9443"
+    assert seen["SPACES_PARTNER_HOSTS"]["https://localhost:9443"] == "sandbox"
+    assert "https://partners.dnaspaces.io" in seen["SPACES_PARTNER_HOSTS"]
+    assert (seen["SPACES_APP_ID"], seen["SPACES_FIREHOSE_URL"]) == (config.SPACES_APP_ID, "https://localhost:9443")
+    assert seen["FIREHOSE_INITIAL_LOOKBACK_S"] == 86400
+    assert seen["FIREHOSE_DEDUP_RETENTION_S"] > seen["FIREHOSE_RESUME_OVERLAP_S"]
+
+
+def test_real_credentials_leave_cisco_spaces_alone(tmp_path):
+    seen = settings_seen(tmp_path, SPACES_SETTINGS, SPACES_API_KEY="real-key")
+
+    assert list(seen["SPACES_PARTNER_HOSTS"]) == ["https://partners.dnaspaces.io", "https://partners.dnaspaces.eu"]
+    assert (seen["SPACES_APP_ID"], seen["SPACES_FIREHOSE_URL"]) == (None, "https://partners.dnaspaces.io")
+    assert seen["FIREHOSE_INITIAL_LOOKBACK_S"] == seen["FIREHOSE_RESUME_OVERLAP_S"]
+
+
 def test_an_explicit_url_wins_over_the_sandbox_default(tmp_path):
     seen = settings_seen(tmp_path, MICROSOFT_GRAPH_URL="https://graph.example.test/v1.0")
 
@@ -82,9 +105,10 @@ def test_up_starts_the_sandbox_first_and_only_in_the_sandbox():
 
 
 def test_run_sandbox_serves_the_fake_on_its_fixed_ports_with_the_shared_ca_until_sigterm(tmp_path):
-    login_port, graph_port, consent_port = free_port(), free_port(), free_port()
+    login_port, graph_port, consent_port, spaces_port = free_port(), free_port(), free_port(), free_port()
     env = clean_env(tmp_path, SANDBOX_MICROSOFT_LOGIN_PORT=str(login_port),
-                    SANDBOX_MICROSOFT_GRAPH_PORT=str(graph_port), SANDBOX_MICROSOFT_CONSENT_PORT=str(consent_port))
+                    SANDBOX_MICROSOFT_GRAPH_PORT=str(graph_port), SANDBOX_MICROSOFT_CONSENT_PORT=str(consent_port),
+                    SANDBOX_SPACES_PORT=str(spaces_port))
     log = (tmp_path / "sandbox.log").open("w")
     process = subprocess.Popen([sys.executable, "manage.py", "run_sandbox"], cwd=ROOT, env=env,
                                stdout=log, stderr=subprocess.STDOUT)
@@ -108,6 +132,9 @@ def test_run_sandbox_serves_the_fake_on_its_fixed_ports_with_the_shared_ca_until
             allow_redirects=False, timeout=5)
         assert consent.status_code == 302
         assert consent.headers["Location"].startswith("http://127.0.0.1:8000/cb?admin_consent=True&tenant=")
+        assert wait_for(lambda: "Fake Cisco Spaces ready" in output(), timeout=30), output()
+        spaces = requests.get(f"https://localhost:{spaces_port}/_sandbox/spaces/state", verify=ca, timeout=5).json()
+        assert spaces["app_id"] == config.SPACES_APP_ID and spaces["events"] > 0
     finally:
         process.send_signal(signal.SIGTERM)
         returncode = process.wait(timeout=30)
@@ -123,9 +150,23 @@ def test_a_taken_port_is_a_clear_error(tmp_path):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         env = clean_env(tmp_path, SANDBOX_MICROSOFT_LOGIN_PORT=str(taken.getsockname()[1]),
-                        SANDBOX_MICROSOFT_CONSENT_PORT=str(free_port()))
+                        SANDBOX_MICROSOFT_CONSENT_PORT=str(free_port()), SANDBOX_SPACES_PORT=str(free_port()))
         result = subprocess.run([sys.executable, "manage.py", "run_sandbox"], cwd=ROOT, env=env,
                                 capture_output=True, text=True, timeout=60)
 
     assert result.returncode != 0
     assert "SANDBOX_MICROSOFT_LOGIN_PORT and SANDBOX_MICROSOFT_GRAPH_PORT to free ports" in result.stderr
+
+
+def test_a_taken_spaces_port_is_a_clear_error(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        env = clean_env(tmp_path, SANDBOX_MICROSOFT_LOGIN_PORT=str(free_port()),
+                        SANDBOX_MICROSOFT_GRAPH_PORT=str(free_port()), SANDBOX_MICROSOFT_CONSENT_PORT=str(free_port()),
+                        SANDBOX_SPACES_PORT=str(taken.getsockname()[1]))
+        result = subprocess.run([sys.executable, "manage.py", "run_sandbox"], cwd=ROOT, env=env,
+                                capture_output=True, text=True, timeout=60)
+
+    assert result.returncode != 0
+    assert "Set SANDBOX_SPACES_PORT to a free port" in result.stderr
