@@ -3,6 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+from occupancy import api as report_api
+from occupancy import views as report_views
 from spaces_calendar.calendars import linking_views
 from spaces_calendar.calendars import views as calendar_views
 from spaces_calendar.core import views as core_views
@@ -32,6 +34,10 @@ urlpatterns = [
     path("webhooks/microsoft/notifications", microsoft_webhooks.notifications, name="microsoft-notifications"),
     path("webhooks/microsoft/lifecycle", microsoft_webhooks.lifecycle, name="microsoft-lifecycle"),
     path("sandbox/", include("spaces_calendar.sandbox.urls")),
+    path("reports/ghost-bookings/", report_views.ghost_bookings, name="reports-ghost-bookings"),
+    path("reports/utilization/", report_views.utilization, name="reports-utilization"),
+    path("api/v1/reports/ghost-bookings", report_api.GhostBookingsReport.as_view(), name="api-reports-ghost-bookings"),
+    path("api/v1/reports/utilization", report_api.UtilizationReport.as_view(), name="api-reports-utilization"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/schema/", SpectacularAPIView.as_view(), name="openapi-schema"),
