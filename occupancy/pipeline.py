@@ -4,13 +4,14 @@ over the range they touch."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -147,23 +148,53 @@ def recompute_outcomes(room_ids: Iterable[int], start: datetime, end: datetime,
         if result is None:
             drop.append(pk)
             continue
-        rows.append(BookingOutcome(
-            booking_id=pk, tenant_id=tenant_id, room_id=room_id, start=b_start, end=b_end, outcome=result.outcome,
-            final=result.final, first_presence_at=result.first_presence_at, peak_people=result.peak_people,
-            median_people=result.median_people, occupied_minutes=result.occupied_minutes,
-            unknown_minutes=result.unknown_minutes, series_id=series, organizer_hash=organizer,
-            evidence=result.evidence(), computed_at=now,
-        ))
+        # Plain tuples in _OUTCOME_COLUMNS order: building half a million model instances was a cost of its own.
+        rows.append((pk, tenant_id, room_id, b_start, b_end, result.outcome, result.final, result.first_presence_at,
+                     result.peak_people, result.median_people, result.occupied_minutes, result.unknown_minutes,
+                     series, organizer, result.evidence(), now))
     if drop:
         report.removed = BookingOutcome.objects.filter(booking_id__in=drop).delete()[0]
-    BookingOutcome.objects.bulk_create(
-        rows, batch_size=2000, update_conflicts=True, unique_fields=["booking"],
-        update_fields=["outcome", "final", "first_presence_at", "peak_people", "median_people", "occupied_minutes",
-                       "unknown_minutes", "series_id", "organizer_hash", "evidence", "computed_at", "start", "end",
-                       "room", "tenant"],
-    )
+    write_outcomes(rows)
     report.outcomes = len(rows)
     return report
+
+
+_OUTCOME_COLUMNS = ["booking_id", "tenant_id", "room_id", "start", "end", "outcome", "final", "first_presence_at",
+                    "peak_people", "median_people", "occupied_minutes", "unknown_minutes", "series_id",
+                    "organizer_hash", "evidence", "computed_at"]
+
+
+def write_outcomes(rows: list[tuple]) -> None:
+    """Upsert outcomes by booking. On PostgreSQL a large set goes through COPY into a scratch table and one
+    INSERT ... ON CONFLICT: Django's multi-row INSERT spends most of its time building and binding parameters,
+    which capped a from-scratch recompute at about 3,000 bookings/s."""
+    if connection.vendor == "postgresql" and len(rows) >= COPY_THRESHOLD:
+        _copy_upsert(rows)
+        return
+    BookingOutcome.objects.bulk_create(
+        [BookingOutcome(**dict(zip(_OUTCOME_COLUMNS, row, strict=True))) for row in rows],
+        batch_size=2000, update_conflicts=True, unique_fields=["booking"],
+        update_fields=[{"tenant_id": "tenant", "room_id": "room"}.get(name, name) for name in _OUTCOME_COLUMNS[1:]],
+    )
+
+
+COPY_THRESHOLD = 500
+
+
+def _copy_upsert(rows: list[tuple]) -> None:
+    table = BookingOutcome._meta.db_table
+    columns = ", ".join(f'"{name}"' for name in _OUTCOME_COLUMNS)
+    updates = ", ".join(f'"{name}" = EXCLUDED."{name}"' for name in _OUTCOME_COLUMNS if name != "booking_id")
+    with connection.cursor() as wrapper:
+        cursor = wrapper.cursor  # psycopg's own cursor: Django's wrapper has no COPY
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS outcome_load AS SELECT {columns} FROM {table} "  # noqa: S608
+                       "WITH NO DATA")
+        cursor.execute("TRUNCATE outcome_load")
+        with cursor.copy(f"COPY outcome_load ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row((*row[:14], json.dumps(row[14]), row[15]))
+        cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM outcome_load "  # noqa: S608
+                       f"ON CONFLICT (booking_id) DO UPDATE SET {updates}")
 
 
 # --------------------------------------------------------------------------------------------------------

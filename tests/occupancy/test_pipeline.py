@@ -113,3 +113,16 @@ def test_other_rooms_and_tenants_are_left_alone(room):
     run(room)
     assert not BookingOutcome.objects.filter(booking=foreign).exists()
     assert not OccupancySpan.objects.filter(room=theirs).exists()
+
+
+def test_the_bulk_write_path_upserts_the_same_rows(room, monkeypatch):
+    # PostgreSQL writes large sets through COPY + INSERT ... ON CONFLICT (the CI's second pass runs this there).
+    monkeypatch.setattr(pipeline, "COPY_THRESHOLD", 1)
+    signals(room, -10, 180, 0)
+    signals(room, 60, 110, 3)
+    ghost, attended = booking(room, 0, 30), booking(room, 60, 120)
+    run(room)
+    run(room)
+    assert (outcome_of(ghost), outcome_of(attended)) == ("ghost", "attended")
+    assert BookingOutcome.objects.count() == 2
+    assert BookingOutcome.objects.get(booking=attended).evidence["peak_people"] == 3
