@@ -152,6 +152,8 @@ CELERY_BEAT_SCHEDULE = {
     # Cheap when nothing is due: it only claims links whose next_sync_at has passed (daily, or a notification).
     "dispatch-calendar-syncs": {"task": "calendars.dispatch_due_syncs", "schedule": 15.0},
     "maintain-calendar-subscriptions": {"task": "calendars.maintain_subscriptions", "schedule": 1800.0},
+    # Folds new signals into spans, calls bookings whose grace window or end has passed, refreshes today's days.
+    "occupancy-refresh": {"task": "occupancy.refresh", "schedule": 60.0},
 }
 WORKER_HEARTBEAT_INTERVAL = env.float("WORKER_HEARTBEAT_INTERVAL", 15.0, minimum=1)
 WORKER_HEARTBEAT_MAX_AGE = env.float("WORKER_HEARTBEAT_MAX_AGE", 4 * WORKER_HEARTBEAT_INTERVAL, minimum=1)

@@ -1,0 +1,27 @@
+"""Celery tasks of occupancy: thin wrappers around functions of ``aggregates`` that are tested without Celery."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from celery import shared_task
+
+from . import aggregates
+
+
+@shared_task(name="occupancy.refresh", ignore_result=True)
+def refresh() -> dict:
+    """Every minute (beat): new signals into spans and outcomes, bookings coming due, their RoomDays."""
+    return asdict(aggregates.refresh())
+
+
+@shared_task(name="occupancy.recompute_rooms", ignore_result=True)
+def recompute_rooms(room_ids: list[int]) -> int:
+    return aggregates.recompute_rooms(room_ids)
+
+
+def on_bookings_changed(sender: object, room_ids: list[int], **kwargs: object) -> None:
+    """Receiver of ``calendars.bookings.bookings_changed`` (sent after commit): recompute in a worker, so the
+    calendar sync that changed the bookings is not held up by it."""
+    if room_ids:
+        recompute_rooms.delay(sorted(set(room_ids)))
