@@ -178,3 +178,7 @@ class SignalCursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.last_id}"
+
+
+# The kiosk's models live in their package (occupancy/kiosk/models.py); importing them here registers them.
+from .kiosk.models import KioskRoomStatus, KioskToken  # noqa: E402, F401

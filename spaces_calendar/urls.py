@@ -15,6 +15,8 @@ from spaces_calendar.providers.microsoft import webhooks as microsoft_webhooks
 admin.site.site_header = "spaces-calendar administration"
 
 urlpatterns = [
+    # First: kiosks poll these thousands of times a minute, and URL resolution walks the list in order.
+    path("", include("occupancy.kiosk.urls")),
     path("", core_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
     path("integrations/", calendar_views.integrations, name="integrations"),

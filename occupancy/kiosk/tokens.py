@@ -1,0 +1,182 @@
+"""Kiosk tokens: issued once, stored hashed, checked on every poll, revoked in a click.
+
+A token reads ``kt_<prefix>_<secret>``: the 8-character prefix is not secret (it is listed in the admin and finds
+the row), the secret is 43 URL-safe characters; only the SHA-256 of the whole token is stored.
+
+Each process remembers what it read about a token for ``KIOSK_TOKEN_CACHE_S`` seconds (default 10), so a poll
+does not query the token table. That is the bound on revocation: a revoked token stops working at once in the
+process that revoked it and within ``KIOSK_TOKEN_CACHE_S`` everywhere else. A change of its scope likewise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from spaces_calendar.core.models import Building, Floor, Room, Tenant
+
+from .conf import kiosk_settings
+from .models import KioskToken
+
+PREFIX_LENGTH = 8
+_TOUCH_EVERY = timedelta(minutes=1)  # last_used_at is for people ("used today?"), not worth a write per poll
+_CACHE_LIMIT = 10_000  # entries; a flood of made-up prefixes must not grow the memory without end
+
+
+@dataclass(frozen=True)
+class KioskGrant:
+    """What a valid token may read: rooms of one tenant."""
+
+    token_id: int
+    tenant_id: int
+    room_ids: frozenset[int]
+    floor_ids: frozenset[int]
+    building_ids: frozenset[int]
+
+    def covers(self, room_id: int, floor_id: int, building_id: int) -> bool:
+        """Whether a room of the grant's tenant (the caller checks the tenant) is in scope."""
+        return room_id in self.room_ids or floor_id in self.floor_ids or building_id in self.building_ids
+
+
+@dataclass
+class _Cached:
+    expires: float
+    key_hash: str
+    grant: KioskGrant | None  # None: unknown prefix or revoked
+    touch_after: float  # time.monotonic() after which last_used_at is worth writing again
+
+
+_cache: dict[str, _Cached] = {}
+
+
+def hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _prefix_of(raw: str) -> str | None:
+    if len(raw) > 200 or not raw.startswith("kt_") or raw[3 + PREFIX_LENGTH:4 + PREFIX_LENGTH] != "_":
+        return None
+    return raw[3:3 + PREFIX_LENGTH]
+
+
+def validate_scope(tenant: Tenant, rooms: Iterable[Room], floor: Floor | None, building: Building | None) -> None:
+    """A token names at least one room, floor or building, and only the tenant's own."""
+    rooms = list(rooms)
+    if not rooms and floor is None and building is None:
+        raise ValidationError("Choose the rooms, a floor or a building this kiosk shows.")
+    if any(room.tenant_id != tenant.pk for room in rooms) or (floor and floor.building.tenant_id != tenant.pk) or (
+            building and building.tenant_id != tenant.pk):
+        raise ValidationError("A kiosk token can only show rooms of its own tenant.")
+
+
+def issue_token(tenant: Tenant, name: str, *, rooms: Iterable[Room] = (), floor: Floor | None = None,
+                building: Building | None = None, created_by=None) -> tuple[KioskToken, str]:
+    """Create a token; the raw token is returned here once and never stored."""
+    rooms = list(rooms)
+    validate_scope(tenant, rooms, floor, building)
+    for _attempt in range(5):
+        prefix, raw = _draw()
+        try:
+            with transaction.atomic():
+                token = KioskToken.objects.create(tenant=tenant, name=name, prefix=prefix, key_hash=hash_token(raw),
+                                                  floor=floor, building=building, created_by=created_by)
+                token.rooms.set(rooms)
+            return token, raw
+        except IntegrityError:  # a prefix collision (1 in 4 billion per pair): draw again
+            continue
+    raise RuntimeError("Could not draw a unique kiosk token prefix.")
+
+
+def set_secret(token: KioskToken) -> str:
+    """Give an unsaved token (the admin's add form) its prefix and hash; returns the raw token, shown once."""
+    token.prefix, raw = _draw()
+    token.key_hash = hash_token(raw)
+    return raw
+
+
+def _draw() -> tuple[str, str]:
+    prefix = secrets.token_hex(PREFIX_LENGTH // 2)
+    return prefix, f"kt_{prefix}_{secrets.token_urlsafe(32)}"
+
+
+def revoke_token(token: KioskToken) -> None:
+    if token.revoked_at is None:
+        KioskToken.objects.filter(pk=token.pk, revoked_at=None).update(revoked_at=timezone.now())
+    forget(token.prefix)
+
+
+def forget(prefix: str) -> None:
+    """Drop what this process remembers of a token (after a revocation or a scope change)."""
+    _cache.pop(prefix, None)
+
+
+def from_header(header: str | None) -> KioskGrant | None:
+    """The grant of ``Authorization: Bearer <token>``; None for a missing, malformed, unknown or revoked one."""
+    if not header or header[:7].lower() != "bearer ":
+        return None
+    return authenticate(header[7:].strip())
+
+
+def authenticate(raw: str) -> KioskGrant | None:
+    """The grant of a valid, unrevoked token; None for anything else."""
+    prefix = _prefix_of(raw)
+    if prefix is None:
+        return None
+    now = time.monotonic()
+    cached = _cache.get(prefix)
+    if cached is None or cached.expires <= now:
+        cached = _load(prefix, now + kiosk_settings().token_cache_s)
+        if len(_cache) >= _CACHE_LIMIT:
+            _cache.clear()
+        _cache[prefix] = cached
+    if cached.grant is None or not hmac.compare_digest(cached.key_hash, hash_token(raw)):
+        return None
+    _touch(cached)
+    return cached.grant
+
+
+def _load(prefix: str, expires: float) -> _Cached:
+    rows = list(KioskToken.objects.filter(prefix=prefix).values_list(
+        "pk", "tenant_id", "key_hash", "revoked_at", "last_used_at", "floor_id", "building_id", "rooms"))
+    if not rows or rows[0][3] is not None:
+        return _Cached(expires, "", None, 0.0)
+    token_id, tenant_id, key_hash, _revoked, last_used_at, floor_id, building_id, _room = rows[0]
+    grant = KioskGrant(
+        token_id=token_id, tenant_id=tenant_id, room_ids=frozenset(row[7] for row in rows if row[7] is not None),
+        floor_ids=frozenset([floor_id] if floor_id else []),
+        building_ids=frozenset([building_id] if building_id else []),
+    )
+    touch_after = 0.0
+    if last_used_at is not None:
+        touch_after = time.monotonic() + (_TOUCH_EVERY - (timezone.now() - last_used_at)).total_seconds()
+    return _Cached(expires, key_hash, grant, touch_after)
+
+
+def _touch(cached: _Cached) -> None:
+    now = time.monotonic()
+    if now >= cached.touch_after:
+        cached.touch_after = now + _TOUCH_EVERY.total_seconds()
+        KioskToken.objects.filter(pk=cached.grant.token_id).update(last_used_at=timezone.now())
+
+
+def describe_scope(token: KioskToken) -> str:
+    """``3 rooms, floor HQ / 2`` for lists."""
+    parts = []
+    rooms = list(token.rooms.all())
+    if rooms:
+        parts.append(", ".join(room.name for room in rooms[:3]) + (f" and {len(rooms) - 3} more" if len(rooms) > 3
+                                                                   else ""))
+    if token.floor:
+        parts.append(f"floor {token.floor}")
+    if token.building:
+        parts.append(f"building {token.building}")
+    return "; ".join(parts)

@@ -1,0 +1,108 @@
+"""The kiosk API in the OpenAPI schema, the browsable docs (offline), and a schemathesis run against the app."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import schemathesis
+from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from django.test import Client
+from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from .conftest import book, minutes, sense
+
+KIOSK_OPERATIONS = {"kiosk_room_status", "kiosk_room_status_list", "kiosk_available_rooms"}
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
+          response_headers_conformance]
+
+
+def test_every_kiosk_operation_is_documented_with_the_bearer_token(db):
+    schema = Client().get("/api/schema/?format=json").json()
+    operations = {op["operationId"]: op for path in schema["paths"].values() for op in path.values()}
+    assert set(operations) >= KIOSK_OPERATIONS
+    for name in KIOSK_OPERATIONS:
+        operation = operations[name]
+        assert operation["security"] == [{"kioskToken": []}] and operation["summary"], name
+        assert {"200", "400", "401", "403", "404", "429"} <= set(operation["responses"]), name
+    assert schema["components"]["securitySchemes"]["kioskToken"] == {
+        "type": "http", "scheme": "bearer", "description": "A kiosk token (`kt_…`) issued by a tenant admin at "
+                                                             "/kiosk-tokens/."}
+    assert not [path for path in schema["paths"] if "{rest}" in path]
+
+
+def test_the_docs_page_uses_only_assets_served_here(db):
+    page = Client().get("/api/docs/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "/api/schema/" in html and not re.search(r"(src|href)=\"https?://", html)
+    for asset in re.findall(r"(?:src|href)=\"(/api/docs/assets/[^\"]+)\"", html):
+        response = Client().get(asset)
+        assert response.status_code == 200 and b"".join(response.streaming_content), asset
+    assert Client().get("/api/docs/assets/..%2Fsettings.py").status_code == 404
+
+
+@pytest.fixture
+def in_process_wsgi():
+    """Like Django's test client: the app must not close the test's database connection after each request."""
+    for signal in (request_started, request_finished):
+        signal.disconnect(close_old_connections)
+    yield WSGIHandler()
+    for signal in (request_started, request_finished):
+        signal.connect(close_old_connections)
+
+
+@pytest.fixture
+def kiosk_schema(world, kiosk_for, settings, in_process_wsgi):
+    settings.KIOSK_RATE_LIMIT = 0
+    kiosk = kiosk_for(building=world.hq)
+    now = timezone.now()
+    book(world.fjord, now - minutes(10), now + minutes(20), subject="Planning")
+    book(world.fjord, now + minutes(20), now + minutes(50))
+    book(world.glacier, now + minutes(60), now + minutes(90), private=True)
+    sense(world.fjord, present=True, people=3)
+    sense(world.harbor, present=None, people=-1, source="spaces_camera")
+    schema = schemathesis.openapi.from_wsgi("/api/schema/", in_process_wsgi).include(path_regex=r"^/api/v1/rooms")
+    return schema, {"Authorization": f"Bearer {kiosk.raw}"}
+
+
+FUZZ = settings(max_examples=40, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+
+
+def test_schemathesis_finds_no_server_error_and_no_answer_off_the_schema(world, kiosk_schema):
+    schema, auth = kiosk_schema
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert {operation.definition.raw["operationId"] for operation in operations} == KIOSK_OPERATIONS
+    soon = timezone.now() + minutes(60)
+    fixed = {"kiosk_room_status": {"path_parameters": {"room_id": world.fjord.pk}},
+             "kiosk_room_status_list": {"query": {"building": world.hq.pk}},
+             "kiosk_available_rooms": {"query": {"from": soon.isoformat(), "to": (soon + minutes(30)).isoformat()}}}
+    for operation in operations:
+        strategies = [operation.as_strategy(), operation.as_strategy(schemathesis.GenerationMode.NEGATIVE)]
+        if operation.definition.raw["operationId"] in fixed:  # known ids too, so the 200s are checked
+            strategies.append(operation.as_strategy(**fixed[operation.definition.raw["operationId"]]))
+        for strategy in strategies:
+
+            @FUZZ
+            @given(case=strategy)
+            def run(case):
+                case.call_and_validate(headers=auth, checks=CHECKS)
+
+            run()
+
+
+def test_unknown_paths_under_the_api_are_json_404s(world, kiosk_for):
+    kiosk = kiosk_for(building=world.hq)
+    for path in ("/api/v1/rooms/1/2/status", "/api/v1/rooms/1/statuses", "/api/v1/rooms/%2F/status"):
+        response = kiosk.get(path)
+        assert response.status_code == 404 and response.json() == {"detail": "No such endpoint."}, path
