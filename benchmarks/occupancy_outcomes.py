@@ -5,12 +5,13 @@ Run from the project root:
     .venv/bin/python -m benchmarks.occupancy_outcomes --rooms 50 --days 14        # a quick run on SQLite
 It generates a tenant of ``--rooms`` rooms (Europe/Oslo) with ``--days`` days of bookings (5-6 per room and day in
 office hours, ~15 % ghosts, ~8 % late starts, ~7 % early ends, 2 % of room-days without data) and the fused
-occupied / empty / unknown spans they would have produced, loaded with COPY on PostgreSQL (bulk_create on SQLite).
-Then, in the same run: (a) every outcome from scratch with ``pipeline.recompute_outcomes`` over batches of rooms,
-against a naive loop (one span query, classify, one INSERT per booking) timed on a sample and extrapolated;
-(b) ``aggregates.rebuild_days`` over the whole range; (c) the per-room ghost and utilisation report read from
-RoomDay, against the same figures computed from the raw bookings and spans. The timings are printed, never
-asserted. An external DATABASE_URL gets its own tenant, deleted at the end; the data folder is a throwaway one.
+occupied / empty / unknown spans they would have produced, loaded with COPY on PostgreSQL (multi-row INSERTs on
+SQLite). Then, in the same run: (a) every outcome from scratch with ``pipeline.recompute_outcomes`` over batches of
+rooms, in one process and again shared by ``--workers`` processes, against a naive loop (one span query, classify,
+one INSERT per booking) timed on a sample and extrapolated; (b) ``aggregates.rebuild_days`` over the whole range;
+(c) the per-room ghost and utilisation report read from RoomDay, against the same figures computed from the raw
+bookings and spans. The timings are printed, never asserted. An external DATABASE_URL gets its own tenant, deleted
+at the end; the data folder is a throwaway one.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import base64
 import cProfile
+import multiprocessing
 import os
 import pstats
 import random
@@ -281,6 +283,38 @@ def engine_outcomes(run: Run, batch: int, profile: bool) -> None:
                          f"{outcomes:,} outcomes, {exempt} exempt"))
 
 
+def parallel_outcomes(run: Run, batch: int, workers: int) -> None:
+    """The same batches from scratch, shared by ``workers`` processes: how a rebuild spread over that many Celery
+    worker processes would go (each its own connection; one database)."""
+    from django.db import connections
+
+    from occupancy.models import BookingOutcome
+
+    BookingOutcome.objects.filter(tenant_id=run.tenant_id).delete()
+    connections.close_all()  # each forked worker must open its own connection, not share the parent's socket
+    batches = [(run.room_ids[index:index + batch], run.start, run.end, run.now)
+               for index in range(0, len(run.room_ids), batch)]
+    started = time.perf_counter()
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        outcomes = sum(pool.map(_recompute_batch, batches, chunksize=1))
+    seconds = time.perf_counter() - started
+    rate = run.bookings / seconds
+    run.table.append(Row(f"(a) recompute_outcomes, {batch} rooms per call, {workers} processes", run.bookings,
+                         seconds, "bookings", ">= 20,000 bookings/s", "met" if rate >= 20_000 else "missed",
+                         f"{outcomes:,} outcomes"))
+
+
+def _recompute_batch(job: tuple[list[int], datetime, datetime, datetime]) -> int:
+    from django.db import connections
+
+    from occupancy import pipeline
+
+    try:
+        return pipeline.recompute_outcomes(*job).outcomes
+    finally:
+        connections.close_all()
+
+
 def profiled(call: Callable[[], Any]) -> Any:
     profile = cProfile.Profile()
     result = profile.runcall(call)
@@ -502,13 +536,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rooms", type=int, default=1000)
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--batch", type=int, default=100, help="rooms per recompute_outcomes call")
+    parser.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 4),
+                        help="processes for the parallel outcome run (1: skip it)")
     parser.add_argument("--sample", type=int, default=2000, help="bookings the naive outcome loop is timed on")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--profile", action="store_true", help="cProfile the first recompute_outcomes batch")
     parser.add_argument("--keep", action="store_true", help="leave the tenant in an external database, to dig in")
     args = parser.parse_args()
-    if args.rooms < 1 or args.days < 1 or args.batch < 1 or args.sample < 1:
-        parser.error("--rooms, --days, --batch and --sample must be at least 1")
+    if min(args.rooms, args.days, args.batch, args.sample, args.workers) < 1:
+        parser.error("--rooms, --days, --batch, --sample and --workers must be at least 1")
     return args
 
 
@@ -523,6 +559,9 @@ def main() -> None:
         run = generate(args)
         step("(a) recompute_outcomes over every batch of rooms")
         engine_outcomes(run, args.batch, args.profile)
+        if args.workers > 1:
+            step(f"(a) recompute_outcomes again from scratch, in {args.workers} processes")
+            parallel_outcomes(run, args.batch, args.workers)
         outcome_mix(run)
         step(f"(a) the naive loop on {args.sample:,} bookings")
         naive_outcomes(run, args.sample, random.Random(args.seed))
