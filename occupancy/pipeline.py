@@ -53,6 +53,11 @@ def rebuild_spans(room_ids: Iterable[int], start: datetime, end: datetime) -> in
         readings[room_id].append(Reading(source, observed_at, present, people))
         tenants[room_id] = tenant_id
     overlapping = OccupancySpan.objects.filter(room_id__in=room_ids, start__lt=end, end__gt=start)
+    # A stored span that covers the whole range keeps its part after the range too (trimming it to the start
+    # first would lose that tail).
+    tails = [OccupancySpan(tenant_id=s.tenant_id, room_id=s.room_id, start=end, end=s.end, state=s.state,
+                           peak_people=s.peak_people, median_people=s.median_people, sources=s.sources)
+             for s in overlapping.filter(start__lt=start, end__gt=end)]
     overlapping.filter(start__gte=start, end__lte=end).delete()
     overlapping.filter(start__lt=start).update(end=start)
     overlapping.filter(end__gt=end).update(start=end)
@@ -65,7 +70,7 @@ def rebuild_spans(room_ids: Iterable[int], start: datetime, end: datetime) -> in
                 tenant_id=tenants[room_id], room_id=room_id, start=span.start, end=span.end, state=span.state,
                 peak_people=span.peak, median_people=span.median, sources=",".join(sorted(span.sources))[:200],
             ))
-    OccupancySpan.objects.bulk_create(new, batch_size=2000)
+    OccupancySpan.objects.bulk_create(new + tails, batch_size=2000)
     return len(new)
 
 

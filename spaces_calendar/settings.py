@@ -153,7 +153,7 @@ CELERY_BEAT_SCHEDULE = {
     "dispatch-calendar-syncs": {"task": "calendars.dispatch_due_syncs", "schedule": 15.0},
     "maintain-calendar-subscriptions": {"task": "calendars.maintain_subscriptions", "schedule": 1800.0},
     # Folds new signals into spans, calls bookings whose grace window or end has passed, refreshes today's days.
-    "occupancy-refresh": {"task": "occupancy.refresh", "schedule": 60.0},
+    "occupancy-refresh": {"task": "occupancy.refresh", "schedule": 60.0, "options": {"expires": 55}},
 }
 WORKER_HEARTBEAT_INTERVAL = env.float("WORKER_HEARTBEAT_INTERVAL", 15.0, minimum=1)
 WORKER_HEARTBEAT_MAX_AGE = env.float("WORKER_HEARTBEAT_MAX_AGE", 4 * WORKER_HEARTBEAT_INTERVAL, minimum=1)

@@ -126,3 +126,18 @@ def test_the_bulk_write_path_upserts_the_same_rows(room, monkeypatch):
     assert (outcome_of(ghost), outcome_of(attended)) == ("ghost", "attended")
     assert BookingOutcome.objects.count() == 2
     assert BookingOutcome.objects.get(booking=attended).evidence["peak_people"] == 3
+
+
+def test_rebuilding_inside_a_long_stored_span_keeps_both_of_its_ends(room):
+    OccupancySpan.objects.create(tenant_id=room.tenant_id, room=room, start=T0, end=T0 + timedelta(hours=10),
+                                 state="empty", peak_people=0)
+    signals(room, 120, 150, 2)  # late signals inside the long span
+
+    pipeline.rebuild_spans([room.pk], T0 + timedelta(hours=2), T0 + timedelta(hours=3))
+
+    spans = list(OccupancySpan.objects.filter(room=room).order_by("start").values_list("start", "end", "state"))
+    assert spans[0] == (T0, T0 + timedelta(hours=2), "empty")
+    assert spans[-1] == (T0 + timedelta(hours=3), T0 + timedelta(hours=10), "empty"), "the tail after the range"
+    assert any(state == "occupied" for _, _, state in spans)
+    covered = sum(((end - start) for start, end, _ in spans), timedelta(0))
+    assert covered == timedelta(hours=10), "no gap, no overlap"
