@@ -177,18 +177,20 @@ class FakeFirehose:
         self.connections.append({k: request.arg(k) or "" for k in ("fromTimestamp", "minPartition", "maxPartition")})
         cut, self._cut_next = self._cut_next, None
         stall, self._stall_next = self._stall_next, 0.0
-        return FakeResponse.stream(self._lines(low, high, since, cut, stall))
+        # Taken now, not when the lazy generator first runs: a trim between the two must still end this stream.
+        with self._changed:
+            start = (0 if since is not None else len(self.log), self._generation)
+        return FakeResponse.stream(self._lines(low, high, since, cut, stall, start))
 
-    def _lines(self, low: int, high: int, since: int | None, cut: int | None, stall: float) -> Iterator[bytes]:
+    def _lines(self, low: int, high: int, since: int | None, cut: int | None, stall: float,
+               start: tuple[int, int]) -> Iterator[bytes]:
         if stall:
             deadline = time.monotonic() + stall
             with self._changed:
                 while not self._closing and time.monotonic() < deadline:
                     self._changed.wait(deadline - time.monotonic())
             return
-        with self._changed:
-            position = 0 if since is not None else len(self.log)  # no fromTimestamp: live events only
-            generation = self._generation
+        position, generation = start  # no fromTimestamp: live events only (position at the end of the log)
         sent = 0
         while True:
             with self._changed:
