@@ -22,7 +22,6 @@ Spans later than ``now`` are not counted: fusion lets a reading hold until it go
 
 from __future__ import annotations
 
-import json
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
@@ -40,6 +39,7 @@ from spaces_calendar.calendars.models import Booking
 from spaces_calendar.core.models import Room
 
 from . import pipeline
+from .bulk import copy_upsert
 from .models import OccupancySignal, OccupancySpan, OutcomeKind, RoomDay, SignalCursor, SpanState
 
 Interval = tuple[float, float]  # epoch seconds, [start, end)
@@ -130,29 +130,13 @@ def _write(rows: list[tuple]) -> None:
     INSERT ... ON CONFLICT, as pipeline.write_outcomes does: Django's multi-row INSERT spent ~40 % of a rebuild
     binding parameters."""
     if connection.vendor == "postgresql" and len(rows) >= COPY_THRESHOLD:
-        _copy_upsert(rows)
+        copy_upsert(RoomDay, _COLUMNS, rows, ["room_id", "date"])
         return
     RoomDay.objects.bulk_create(
         [RoomDay(**dict(zip(_COLUMNS, row, strict=True))) for row in rows], batch_size=2000, update_conflicts=True,
         unique_fields=["room", "date"],
         update_fields=[name.replace("tenant_id", "tenant") for name in _COLUMNS if name not in ("room_id", "date")],
     )
-
-
-def _copy_upsert(rows: list[tuple]) -> None:
-    table = RoomDay._meta.db_table
-    columns = ", ".join(f'"{name}"' for name in _COLUMNS)
-    updates = ", ".join(f'"{name}" = EXCLUDED."{name}"' for name in _COLUMNS if name not in ("room_id", "date"))
-    with connection.cursor() as wrapper:
-        cursor = wrapper.cursor  # psycopg's own cursor: Django's wrapper has no COPY
-        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS room_day_load AS SELECT {columns} FROM {table} "  # noqa: S608
-                       "WITH NO DATA")
-        cursor.execute("TRUNCATE room_day_load")
-        with cursor.copy(f"COPY room_day_load ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row((*row[:15], json.dumps(row[15]), row[16]))
-        cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM room_day_load "  # noqa: S608
-                       f"ON CONFLICT (room_id, date) DO UPDATE SET {updates}")
 
 
 def _load(room_ids: list[int], low: datetime, high: datetime, now_ts: float) -> dict[int, _RoomData]:

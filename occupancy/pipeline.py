@@ -4,7 +4,6 @@ over the range they touch."""
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
@@ -17,6 +16,7 @@ from django.utils import timezone
 
 from spaces_calendar.calendars.models import Booking
 
+from .bulk import copy_upsert
 from .fusion import DEFAULT_EMPTY_LAG, DEFAULT_STALENESS, Reading, Span, fuse
 from .models import BookingOutcome, OccupancyPolicy, OccupancySignal, OccupancySpan, RoomGrace, SignalCursor
 from .outcomes import Policy, classify, is_exempt
@@ -174,7 +174,7 @@ def write_outcomes(rows: list[tuple]) -> None:
     INSERT ... ON CONFLICT: Django's multi-row INSERT spends most of its time building and binding parameters,
     which capped a from-scratch recompute at about 3,000 bookings/s."""
     if connection.vendor == "postgresql" and len(rows) >= COPY_THRESHOLD:
-        _copy_upsert(rows)
+        copy_upsert(BookingOutcome, _OUTCOME_COLUMNS, rows, ["booking_id"])
         return
     BookingOutcome.objects.bulk_create(
         [BookingOutcome(**dict(zip(_OUTCOME_COLUMNS, row, strict=True))) for row in rows],
@@ -184,22 +184,6 @@ def write_outcomes(rows: list[tuple]) -> None:
 
 
 COPY_THRESHOLD = 500
-
-
-def _copy_upsert(rows: list[tuple]) -> None:
-    table = BookingOutcome._meta.db_table
-    columns = ", ".join(f'"{name}"' for name in _OUTCOME_COLUMNS)
-    updates = ", ".join(f'"{name}" = EXCLUDED."{name}"' for name in _OUTCOME_COLUMNS if name != "booking_id")
-    with connection.cursor() as wrapper:
-        cursor = wrapper.cursor  # psycopg's own cursor: Django's wrapper has no COPY
-        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS outcome_load AS SELECT {columns} FROM {table} "  # noqa: S608
-                       "WITH NO DATA")
-        cursor.execute("TRUNCATE outcome_load")
-        with cursor.copy(f"COPY outcome_load ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row((*row[:14], json.dumps(row[14]), row[15]))
-        cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM outcome_load "  # noqa: S608
-                       f"ON CONFLICT (booking_id) DO UPDATE SET {updates}")
 
 
 # --------------------------------------------------------------------------------------------------------
