@@ -31,7 +31,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
-from django.db.models import FloatField, Func, Min, Q
+from django.db.models import Min, Q
 from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
 
@@ -41,6 +41,7 @@ from spaces_calendar.core.models import Room
 from . import pipeline
 from .bulk import copy_upsert
 from .models import OccupancySignal, OccupancySpan, OutcomeKind, RoomDay, SignalCursor, SpanState
+from .timestamps import Epoch
 
 Interval = tuple[float, float]  # epoch seconds, [start, end)
 BATCH_ROOMS = 200
@@ -130,7 +131,7 @@ def _write(rows: list[tuple]) -> None:
     INSERT ... ON CONFLICT, as pipeline.write_outcomes does: Django's multi-row INSERT spent ~40 % of a rebuild
     binding parameters."""
     if connection.vendor == "postgresql" and len(rows) >= COPY_THRESHOLD:
-        copy_upsert(RoomDay, _COLUMNS, rows, ["room_id", "date"])
+        copy_upsert(RoomDay, _COLUMNS, rows, ["room_id", "date"], json_column="occupied_by_hour")
         return
     RoomDay.objects.bulk_create(
         [RoomDay(**dict(zip(_COLUMNS, row, strict=True))) for row in rows], batch_size=2000, update_conflicts=True,
@@ -162,20 +163,6 @@ def _load(room_ids: list[int], low: datetime, high: datetime, now_ts: float) -> 
         else:
             room.unknown.append(span)
     return data
-
-
-class Epoch(Func):
-    """A timestamp as seconds since 1970, computed by the database: psycopg with Django's time-zone-aware loader
-    spends ~8 µs in Python on every datetime it reads (a batch reads hundreds of thousands), a float ~1 µs."""
-
-    output_field = FloatField()
-
-    def as_sql(self, compiler, connection, **extra):  # SQLite: text in UTC; julianday is exact to ~0.1 ms there
-        return super().as_sql(compiler, connection, template="ROUND((julianday(%(expressions)s) - 2440587.5) "
-                                                             "* 86400.0, 3)", **extra)
-
-    def as_postgresql(self, compiler, connection, **extra):
-        return super().as_sql(compiler, connection, template="EXTRACT(EPOCH FROM %(expressions)s)::float8", **extra)
 
 
 def _at(ts: float) -> datetime:

@@ -1,21 +1,24 @@
-"""Upserting many rows on PostgreSQL: COPY into a scratch table, then one INSERT ... ON CONFLICT.
+"""Writing many rows on PostgreSQL with COPY.
 
 Django's multi-row upsert spends most of its time building and binding parameters (it capped outcomes at about
-3,000 rows/s); COPY does not.
+3,000 rows/s); COPY does not. ``copy_upsert`` goes through a scratch table and one INSERT ... ON CONFLICT, safe
+beside concurrent writers of the same keys; ``copy_replace`` deletes the rows it replaces and copies the new ones
+straight into the table, which saves that INSERT but needs the caller to keep other writers of those keys out.
 """
 
 from __future__ import annotations
 
-import json
-
+import orjson
 from django.db import connection, models
 
 
-def copy_upsert(model: type[models.Model], columns: list[str], rows: list[tuple], conflict: list[str]) -> None:
-    """Upsert ``rows`` (tuples in ``columns`` order; dict and list values are written as JSON) on ``conflict``."""
+def copy_upsert(model: type[models.Model], columns: list[str], rows: list[tuple], conflict: list[str],
+                json_column: str | None = None) -> None:
+    """Upsert ``rows`` (tuples in ``columns`` order) on ``conflict``; the value of ``json_column`` is written as
+    JSON."""
     table = model._meta.db_table
     scratch = f"{table}_load"
-    names = ", ".join(f'"{name}"' for name in columns)
+    names = _names(columns)
     updates = ", ".join(f'"{name}" = EXCLUDED."{name}"' for name in columns if name not in conflict)
     keys = ", ".join(f'"{name}"' for name in conflict)
     with connection.cursor() as wrapper:
@@ -23,8 +26,35 @@ def copy_upsert(model: type[models.Model], columns: list[str], rows: list[tuple]
         cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {scratch} AS SELECT {names} FROM {table} "  # noqa: S608
                        "WITH NO DATA")
         cursor.execute(f"TRUNCATE {scratch}")
-        with cursor.copy(f"COPY {scratch} ({names}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(tuple(json.dumps(v) if isinstance(v, dict | list) else v for v in row))
+        _copy(cursor, scratch, columns, rows, json_column)
         cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {scratch} "  # noqa: S608
                        f"ON CONFLICT ({keys}) DO UPDATE SET {updates}")
+
+
+def copy_replace(model: type[models.Model], columns: list[str], rows: list[tuple], key: str,
+                 json_column: str | None = None) -> int:
+    """Delete the rows whose ``key`` (the first column) is among ``rows``' and COPY ``rows`` in; returns how many
+    were deleted. Two writers of the same keys at once would collide on a unique key: serialise them first."""
+    assert columns[0] == key
+    table = model._meta.db_table
+    with connection.cursor() as wrapper:
+        cursor = wrapper.cursor
+        cursor.execute(f'DELETE FROM {table} WHERE "{key}" = ANY(%s)', [[row[0] for row in rows]])  # noqa: S608
+        deleted = cursor.rowcount
+        _copy(cursor, table, columns, rows, json_column)
+    return deleted
+
+
+def _names(columns: list[str]) -> str:
+    return ", ".join(f'"{name}"' for name in columns)
+
+
+def _copy(cursor, table: str, columns: list[str], rows: list[tuple], json_column: str | None) -> None:
+    with cursor.copy(f"COPY {table} ({_names(columns)}) FROM STDIN") as copy:
+        if json_column is None:
+            for row in rows:
+                copy.write_row(row)
+        else:
+            at = columns.index(json_column)
+            for row in rows:  # orjson: a tenth of json.dumps' time, which was a sixth of a rebuild's
+                copy.write_row((*row[:at], orjson.dumps(row[at]).decode(), *row[at + 1:]))

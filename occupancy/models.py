@@ -87,8 +87,9 @@ class SpanState(models.TextChoices):
 class OccupancySpan(models.Model):
     """A stretch of the room's fused timeline (contiguous spans cover the time we have looked at)."""
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
-    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="occupancy_spans")
+    # No index of their own: the (room, start) and (tenant, start) indexes serve lookups by either.
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="occupancy_spans", db_index=False)
     start = models.DateTimeField()
     end = models.DateTimeField()
     state = models.CharField(max_length=10, choices=SpanState.choices)
@@ -115,8 +116,10 @@ class BookingOutcome(models.Model):
     """What happened to a booking, and the evidence. ``final`` once the booking is over."""
 
     booking = models.OneToOneField("calendars.Booking", on_delete=models.CASCADE, related_name="outcome")
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
-    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="+")
+    # No index of their own (each would slow every write of a rebuild): the (tenant, start) and (room, start)
+    # indexes serve lookups by either.
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="+", db_index=False)
     start = models.DateTimeField()
     end = models.DateTimeField()
     outcome = models.CharField(max_length=12, choices=OutcomeKind.choices)

@@ -9,17 +9,19 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from spaces_calendar.calendars.models import Booking
 
-from .bulk import copy_upsert
-from .fusion import DEFAULT_EMPTY_LAG, DEFAULT_STALENESS, Reading, Span, fuse
+from .bulk import copy_replace
+from .fusion import DEFAULT_EMPTY_LAG, DEFAULT_STALENESS, Reading, fuse
 from .models import BookingOutcome, OccupancyPolicy, OccupancySignal, OccupancySpan, RoomGrace, SignalCursor
-from .outcomes import Policy, classify, is_exempt
+from .outcomes import Policy, Rules, SpanTuple, call
+from .timestamps import MINUTE, EpochMicros, from_micros, micros
 
 logger = logging.getLogger(__name__)
 MAX_STALENESS = max(DEFAULT_STALENESS.values())
@@ -80,17 +82,6 @@ def _tenant_of(room_id: int) -> int:
     return Room.objects.values_list("tenant_id", flat=True).get(pk=room_id)
 
 
-def load_spans(room_ids: Iterable[int], start: datetime, end: datetime) -> dict[int, list[Span]]:
-    spans: dict[int, list[Span]] = defaultdict(list)
-    rows = (OccupancySpan.objects.filter(room_id__in=list(room_ids), start__lt=end, end__gt=start)
-            .order_by("room_id", "start")
-            .values_list("room_id", "start", "end", "state", "peak_people", "median_people", "sources"))
-    for room_id, s, e, state, peak, median_people, sources in rows.iterator(chunk_size=10000):
-        people = [median_people] if median_people is not None else []
-        spans[room_id].append(Span(s, e, state, peak, people, set(sources.split(",")) if sources else set()))
-    return spans
-
-
 # --------------------------------------------------------------------------------------------------------
 # Outcomes
 # --------------------------------------------------------------------------------------------------------
@@ -116,52 +107,111 @@ def policies(room_ids: Iterable[int]) -> dict[int, Policy]:
 @transaction.atomic
 def recompute_outcomes(room_ids: Iterable[int], start: datetime, end: datetime,
                        now: datetime | None = None) -> RecomputeReport:
-    """(Re)compute the outcome of every booking of these rooms that overlaps [start, end)."""
+    """(Re)compute the outcome of every booking of these rooms that overlaps [start, end).
+
+    Written for rebuilds of months of bookings as much as for the minute-by-minute refresh: times are read as
+    integer microseconds (``EpochMicros``), spans as plain tuples, and each booking is called in one pass over
+    the spans that overlap it (``outcomes.call``); datetimes are made only for what is written.
+    """
     now = now or timezone.now()
-    room_ids = list(room_ids)
+    room_ids = sorted(set(room_ids))
     report = RecomputeReport()
-    bookings = list(Booking.objects.filter(room_id__in=room_ids, start__lt=end, end__gt=start)
-                    .order_by("room_id", "start")
-                    .values_list("pk", "room_id", "room__tenant_id", "start", "end", "all_day", "cancelled",
-                                 "series_id", "organizer_hash"))
+    _lock_rooms(room_ids)
+    rules = {room_id: Rules.of(policy) for room_id, policy in policies(room_ids).items()}
+    tenant_of = _tenants(room_ids)
+    bookings = _fetch(Booking.objects.filter(room_id__in=room_ids, start__lt=end, end__gt=start)
+                      .annotate(s=EpochMicros("start"), e=EpochMicros("end")).order_by("room_id", "start")
+                      .values_list("pk", "room_id", "s", "e", "all_day", "cancelled", "series_id", "organizer_hash"))
     if not bookings:
         return report
-    span_start = min(row[3] for row in bookings)
-    span_end = max(row[4] for row in bookings)
-    spans = load_spans(room_ids, span_start, span_end)
-    rules = policies(room_ids)
+    spans = _span_tuples(room_ids, min(row[2] for row in bookings), max(row[3] for row in bookings))
     rows, drop = [], []
-    cursor: dict[int, int] = defaultdict(int)
-    for pk, room_id, tenant_id, b_start, b_end, all_day, cancelled, series, organizer in bookings:
-        policy = rules.get(room_id, Policy())
-        if cancelled or is_exempt(b_start, b_end, all_day, policy):
+    room_spans, room_id_of_spans, cursor = [], None, 0
+    now_us, default = micros(now), Rules.of(Policy())
+    for pk, room_id, b_start, b_end, all_day, cancelled, series, organizer in bookings:
+        if room_id != room_id_of_spans:
+            room_spans, room_id_of_spans, cursor = spans.get(room_id, []), room_id, 0
+        rule = rules.get(room_id, default)
+        if cancelled or all_day or b_end - b_start >= rule.exempt_after:
             report.exempt += not cancelled
             drop.append(pk)
             continue
-        room_spans = spans.get(room_id, [])
         # Bookings and spans are both in start order: skip spans that ended before this booking began.
-        index = cursor[room_id]
-        while index < len(room_spans) and room_spans[index].end <= b_start:
-            index += 1
-        cursor[room_id] = index
-        window = []
-        for span in room_spans[index:]:
-            if span.start >= b_end:
-                break
-            window.append(span)
-        result = classify(b_start, b_end, window, now, policy)
+        while cursor < len(room_spans) and room_spans[cursor][1] <= b_start:
+            cursor += 1
+        result = call(b_start, b_end, room_spans, cursor, now_us, rule)
         if result is None:
             drop.append(pk)
             continue
+        outcome, final, first, last, peak, median_people, occupied, unknown, coverage, sources = result
+        first_at = from_micros(first) if first is not None else None
+        evidence = {
+            "first_presence_at": first_at.isoformat() if first_at else None,
+            "last_presence_at": from_micros(last).isoformat() if last is not None else None,
+            "peak_people": peak, "median_people": median_people,
+            "occupied_minutes": round(occupied / MINUTE, 1), "data_gap_minutes": round(unknown / MINUTE, 1),
+            "grace_window_coverage": round(coverage, 3), "sources": _sorted(sources),
+        }
         # Plain tuples in _OUTCOME_COLUMNS order: building half a million model instances was a cost of its own.
-        rows.append((pk, tenant_id, room_id, b_start, b_end, result.outcome, result.final, result.first_presence_at,
-                     result.peak_people, result.median_people, result.occupied_minutes, result.unknown_minutes,
-                     series, organizer, result.evidence(), now))
+        rows.append((pk, tenant_of[room_id], room_id, from_micros(b_start), from_micros(b_end), outcome, final,
+                     first_at, peak, median_people, occupied / MINUTE, unknown / MINUTE, series, organizer, evidence,
+                     now))
     if drop:
         report.removed = BookingOutcome.objects.filter(booking_id__in=drop).delete()[0]
     write_outcomes(rows)
     report.outcomes = len(rows)
     return report
+
+
+def _lock_rooms(room_ids: list[int]) -> None:
+    """Serialise recomputes of the same rooms (a late signal and the periodic refresh, say) until commit, so the
+    second reads what the first wrote, and ``write_outcomes`` may replace rows rather than upsert them.
+    SQLite needs nothing: its write transactions (IMMEDIATE) already run one at a time."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:  # in id order, so two overlapping sets cannot deadlock
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, (r %% 2147483647)::int) FROM unnest(%s::bigint[]) AS r "
+                       "ORDER BY r", [_LOCK_NAMESPACE, room_ids])
+
+
+_LOCK_NAMESPACE = 0x0C_C0  # pg_advisory_xact_lock(namespace, room): ours among other users of advisory locks
+
+
+def _fetch(queryset: QuerySet) -> list[tuple]:
+    """A values_list queryset's rows from the driver directly: Django's per-value converters cost more than the
+    query on half a million rows, and the values here are plain numbers, strings and booleans (SQLite: 0/1)."""
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _tenants(room_ids: list[int]) -> dict[int, int]:
+    from spaces_calendar.core.models import Room
+
+    return dict(Room.objects.filter(pk__in=room_ids).values_list("pk", "tenant_id"))
+
+
+def _span_tuples(room_ids: list[int], start_us: int, end_us: int) -> dict[int, list[SpanTuple]]:
+    """The rooms' stored spans overlapping [start, end) (in microseconds), in start order, as ``outcomes.call``
+    takes them."""
+    spans: dict[int, list[SpanTuple]] = defaultdict(list)
+    rows = _fetch(OccupancySpan.objects.filter(room_id__in=room_ids, start__lt=from_micros(end_us),
+                                               end__gt=from_micros(start_us))
+                  .annotate(s=EpochMicros("start"), e=EpochMicros("end")).order_by("room_id", "start")
+                  .values_list("room_id", "s", "e", "state", "peak_people", "median_people", "sources"))
+    source_sets: dict[str, frozenset[str]] = {}
+    for room_id, s, e, state, peak, median_people, names in rows:
+        sources = source_sets.get(names)
+        if sources is None:
+            sources = source_sets[names] = frozenset(names.split(",")) if names else frozenset()
+        spans[room_id].append((s, e, state, peak, (median_people,) if median_people is not None else (), sources))
+    return spans
+
+
+@lru_cache(maxsize=256)
+def _sorted(sources: frozenset[str]) -> list[str]:
+    return sorted(sources)
 
 
 _OUTCOME_COLUMNS = ["booking_id", "tenant_id", "room_id", "start", "end", "outcome", "final", "first_presence_at",
@@ -170,11 +220,12 @@ _OUTCOME_COLUMNS = ["booking_id", "tenant_id", "room_id", "start", "end", "outco
 
 
 def write_outcomes(rows: list[tuple]) -> None:
-    """Upsert outcomes by booking. On PostgreSQL a large set goes through COPY into a scratch table and one
-    INSERT ... ON CONFLICT: Django's multi-row INSERT spends most of its time building and binding parameters,
-    which capped a from-scratch recompute at about 3,000 bookings/s."""
+    """Write outcomes (tuples in ``_OUTCOME_COLUMNS`` order), replacing those of the same bookings; the caller
+    holds the rooms' lock. On PostgreSQL a large set is deleted and COPYed in: Django's multi-row upsert spends
+    most of its time building and binding parameters, which capped a from-scratch recompute at about 3,000
+    bookings/s, and COPY into a scratch table plus INSERT ... ON CONFLICT cost a third more than this."""
     if connection.vendor == "postgresql" and len(rows) >= COPY_THRESHOLD:
-        copy_upsert(BookingOutcome, _OUTCOME_COLUMNS, rows, ["booking_id"])
+        copy_replace(BookingOutcome, _OUTCOME_COLUMNS, rows, "booking_id", json_column="evidence")
         return
     BookingOutcome.objects.bulk_create(
         [BookingOutcome(**dict(zip(_OUTCOME_COLUMNS, row, strict=True))) for row in rows],

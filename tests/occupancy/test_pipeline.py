@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import random
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection, connections
 
 from occupancy import pipeline
+from occupancy.fusion import Span
 from occupancy.intake import RoomKey, Signal, record
 from occupancy.models import BookingOutcome, OccupancySpan, RoomGrace
+from occupancy.outcomes import Policy, classify
 from spaces_calendar.calendars.models import Booking
 from tests.factories import make_room, make_tenant
 
@@ -115,8 +122,8 @@ def test_other_rooms_and_tenants_are_left_alone(room):
     assert not OccupancySpan.objects.filter(room=theirs).exists()
 
 
-def test_the_bulk_write_path_upserts_the_same_rows(room, monkeypatch):
-    # PostgreSQL writes large sets through COPY + INSERT ... ON CONFLICT (the CI's second pass runs this there).
+def test_the_bulk_write_path_replaces_the_same_rows(room, monkeypatch):
+    # PostgreSQL writes large sets by DELETE + COPY (the CI's second pass runs this there).
     monkeypatch.setattr(pipeline, "COPY_THRESHOLD", 1)
     signals(room, -10, 180, 0)
     signals(room, 60, 110, 3)
@@ -141,3 +148,87 @@ def test_rebuilding_inside_a_long_stored_span_keeps_both_of_its_ends(room):
     assert any(state == "occupied" for _, _, state in spans)
     covered = sum(((end - start) for start, end, _ in spans), timedelta(0))
     assert covered == timedelta(hours=10), "no gap, no overlap"
+
+
+def test_the_batch_path_calls_every_booking_as_classify_does_on_its_own_spans(room):
+    """recompute_outcomes reads integer microseconds and walks each room's spans with a cursor; classify takes
+    datetimes and one booking's spans. Random timelines (odd microseconds, overlapping and back-to-back bookings,
+    all states) must give the same calls."""
+    rng = random.Random(5)
+    other = make_room(room.tenant, "Other")
+    for r in (room, other):
+        at = T0 - timedelta(hours=1)
+        while at < T0 + timedelta(hours=6):
+            end = at + timedelta(minutes=rng.randint(1, 40), microseconds=rng.randint(0, 999_999))
+            state = rng.choice(["occupied", "occupied", "empty", "empty", "unknown"])
+            OccupancySpan.objects.create(tenant_id=r.tenant_id, room=r, start=at, end=end, state=state,
+                                         peak_people=rng.randint(1, 9) if state == "occupied" else None,
+                                         median_people=rng.randint(1, 5) if state == "occupied" else None,
+                                         sources=rng.choice(["spaces_occupancy", "webex,spaces_wifi", ""]))
+            at = end
+        for n in range(25):
+            start = T0 + timedelta(minutes=rng.randint(0, 300), microseconds=rng.choice([0, 1, 999_999]))
+            Booking.objects.create(room=r, external_id=f"r{n}", start=start,
+                                   end=start + timedelta(minutes=rng.choice([5, 10, 15, 30, 45, 90]) + n % 2))
+    now = T0 + timedelta(hours=3)  # some bookings are over, some running, some not due yet
+
+    pipeline.recompute_outcomes([room.pk, other.pk], T0 - timedelta(hours=1), T0 + timedelta(hours=6), now=now)
+
+    policy = Policy()
+    checked = 0
+    for b in Booking.objects.all():
+        spans = [Span(s.start, s.end, s.state, s.peak_people,
+                      [s.median_people] if s.median_people is not None else [],
+                      set(s.sources.split(",")) if s.sources else set())
+                 for s in OccupancySpan.objects.filter(room_id=b.room_id, start__lt=b.end, end__gt=b.start)
+                 .order_by("start")]
+        expected = classify(b.start, b.end, spans, now, policy)
+        stored = BookingOutcome.objects.filter(booking=b).first()
+        if expected is None:
+            assert stored is None
+            continue
+        checked += 1
+        assert (stored.outcome, stored.final, stored.first_presence_at, stored.peak_people, stored.median_people) == (
+            expected.outcome, expected.final, expected.first_presence_at, expected.peak_people, expected.median_people)
+        assert stored.occupied_minutes == pytest.approx(expected.occupied_minutes)
+        assert stored.evidence == json.loads(json.dumps(expected.evidence()))
+    assert checked > 20
+    assert {o.outcome for o in BookingOutcome.objects.all()} >= {"attended", "late_start", "unknown"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_recomputes_of_the_same_room_at_once_wait_for_each_other(monkeypatch):
+    """The COPY path replaces rows (DELETE + COPY), so two recomputes of one room must not overlap: the second
+    waits for the first's commit instead of failing on the unique booking key."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite runs write transactions one at a time; the lock is PostgreSQL's")
+    room = make_room(make_tenant("Acme"), "Fjord", spaces_location_id="loc-1")
+    monkeypatch.setattr(pipeline, "COPY_THRESHOLD", 1)
+    signals(room, -10, 180, 0)
+    booking(room, 0, 30)
+    booking(room, 60, 120)
+    pipeline.rebuild_spans([room.pk], T0 - timedelta(hours=1), T0 + timedelta(hours=5))
+    write = pipeline.write_outcomes
+
+    def slow_write(rows):  # both transactions have read before either writes, unless the lock keeps them apart
+        time.sleep(0.5)
+        write(rows)
+
+    monkeypatch.setattr(pipeline, "write_outcomes", slow_write)
+    errors = []
+
+    def recompute():
+        try:
+            pipeline.recompute_outcomes([room.pk], T0 - timedelta(hours=1), T0 + timedelta(hours=5), now=NOW)
+        except Exception as error:  # noqa: BLE001 - the assertion below shows it
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=recompute) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    assert BookingOutcome.objects.filter(room=room).count() == 2
