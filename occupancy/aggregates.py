@@ -31,7 +31,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
-from django.db.models import Min, Q
+from django.db.models import Min
 from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
 
@@ -45,7 +45,6 @@ from .timestamps import Epoch
 
 Interval = tuple[float, float]  # epoch seconds, [start, end)
 BATCH_ROOMS = 200
-SPANS_CURSOR = "spans"  # the SignalCursor pipeline.fold_new_signals keeps
 DUE_LOOKBACK = timedelta(days=2)  # as pipeline.outcomes_coming_due
 _COUNTED = {OutcomeKind.GHOST: "ghosts", OutcomeKind.LATE_START: "late_starts", OutcomeKind.EARLY_END: "early_ends",
             OutcomeKind.UNKNOWN: "unknowns"}
@@ -252,9 +251,8 @@ def refresh(now: datetime | None = None) -> RefreshReport:
     before = _cursor()
     report = RefreshReport(signals=pipeline.fold_new_signals())
     touched = _signal_rooms(before, _cursor()) if report.signals else {}
-    # outcomes_coming_due only returns a count, so ask for the same rooms first (the query is its own).
-    due = _due_rooms(now)
-    report.due_rooms = pipeline.outcomes_coming_due(now, lookback=DUE_LOOKBACK)
+    due = pipeline.outcomes_coming_due(now, lookback=DUE_LOOKBACK)
+    report.due_rooms = len(due)
     for room_id in due:
         touched[room_id] = min(touched.get(room_id, now), now - DUE_LOOKBACK)
     yesterday = now - timedelta(days=1)
@@ -273,7 +271,7 @@ def recompute_rooms(room_ids: Iterable[int], now: datetime | None = None) -> int
 
 
 def _cursor() -> int:
-    return SignalCursor.objects.filter(name=SPANS_CURSOR).values_list("last_id", flat=True).first() or 0
+    return SignalCursor.objects.filter(name=pipeline.SPANS_CURSOR).values_list("last_id", flat=True).first() or 0
 
 
 def _signal_rooms(after_id: int, up_to_id: int) -> dict[int, datetime]:
@@ -281,14 +279,6 @@ def _signal_rooms(after_id: int, up_to_id: int) -> dict[int, datetime]:
     rows = (OccupancySignal.objects.filter(pk__gt=after_id, pk__lte=up_to_id).values("room_id")
             .annotate(earliest=Min("observed_at")).values_list("room_id", "earliest"))
     return {room_id: earliest - pipeline.MAX_LAG for room_id, earliest in rows}
-
-
-def _due_rooms(now: datetime) -> list[int]:
-    """The rooms :func:`pipeline.outcomes_coming_due` is about to recompute (the same filter)."""
-    due = (Booking.objects.filter(cancelled=False, start__gte=now - DUE_LOOKBACK, start__lte=now)
-           .filter(Q(outcome__isnull=True) | Q(outcome__final=False, end__lte=now))
-           .order_by().values_list("room_id", flat=True).distinct())
-    return list(due)
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 * **ghost**: the room stayed empty (known empty, not unknown) from the start through the grace window, and (once
   the booking is over) nobody came at all;
-* **late_start**: the first presence came after the grace window;
+* **late_start**: the first presence came after a grace window that was known empty (a gap in the data there
+  could have hidden people who came in time, so then it is unknown);
 * **early_end**: people came in time but the room was empty for the last stretch (at least ``early_end_min``
   minutes and a quarter of the booking), known empty, before the booking ended;
 * **attended**: otherwise;
@@ -150,12 +151,12 @@ def call(start: int, end: int, spans: list[SpanTuple], first: int, now: int, rul
         # Early end: the last stretch was known empty, for long enough (a quarter of the time since the first data).
         if final and empty_tail >= rules.early_end and 4 * empty_tail >= end - inside_start:
             outcome = EARLY_END
+    elif coverage < rules.min_coverage:
+        outcome = UNKNOWN_OUTCOME
     elif first_presence is not None:
         outcome = LATE_START
-    elif coverage >= rules.min_coverage:
-        outcome = GHOST
     else:
-        outcome = UNKNOWN_OUTCOME
+        outcome = GHOST
     return (outcome, final, first_presence, last_presence, peak, float(median(people)) if people else None,
             occupied, unknown, coverage, _union(frozenset(sources)))
 

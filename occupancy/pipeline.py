@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -244,7 +245,7 @@ COPY_THRESHOLD = 500
 
 def fold_new_signals(limit: int = 50_000) -> int:
     """Rebuild spans and outcomes wherever signals arrived since the last run (late ones included)."""
-    cursor, _ = SignalCursor.objects.get_or_create(name="spans")
+    cursor, _ = SignalCursor.objects.get_or_create(name=SPANS_CURSOR)
     rows = list(OccupancySignal.objects.filter(pk__gt=cursor.last_id).order_by("pk")
                 .values_list("pk", "room_id", "observed_at")[:limit])
     if not rows:
@@ -257,17 +258,55 @@ def fold_new_signals(limit: int = 50_000) -> int:
         start, end = low - MAX_LAG, high + MAX_STALENESS
         rebuild_spans([room_id], start, end)
         recompute_outcomes([room_id], start, end)
-    SignalCursor.objects.filter(pk=cursor.pk).update(last_id=rows[-1][0])
+    # Never backwards: a run that overlapped this one may already have gone further (folding is idempotent).
+    SignalCursor.objects.filter(pk=cursor.pk, last_id__lt=rows[-1][0]).update(last_id=rows[-1][0])
     return len(rows)
 
 
-def outcomes_coming_due(now: datetime | None = None, lookback: timedelta = timedelta(days=2)) -> int:
-    """Bookings whose grace window or end has passed since they were last looked at."""
+SPANS_CURSOR = "spans"
+
+
+def outcomes_coming_due(now: datetime | None = None, lookback: timedelta = timedelta(days=2)) -> list[int]:
+    """Call the bookings whose grace window or end has passed since they were last called; returns their rooms.
+
+    Exempt bookings (all-day, or as long as the room's ``exempt_after``) never get an outcome, and bookings still
+    inside their grace window get none yet: neither makes its room due, or such a room would be recomputed every
+    minute for nothing."""
     now = now or timezone.now()
-    due = (Booking.objects.filter(cancelled=False, start__gte=now - lookback, start__lte=now)
-           .filter(Q(outcome__isnull=True) | Q(outcome__final=False, end__lte=now))
-           .values_list("room_id", flat=True).distinct())
-    rooms = list(due)
-    if rooms:
-        recompute_outcomes(rooms, now - lookback, now + timedelta(minutes=1), now)
-    return len(rooms)
+    candidates = list(Booking.objects.filter(cancelled=False, all_day=False, start__gte=now - lookback,
+                                             start__lte=now)
+                      .filter(Q(outcome__isnull=True) | Q(outcome__final=False, end__lte=now))
+                      .values_list("room_id", "start", "end"))
+    rules = policies({room_id for room_id, _, _ in candidates})
+    due: dict[int, datetime] = {}
+    for room_id, b_start, b_end in candidates:
+        policy = rules.get(room_id, Policy())
+        if b_end - b_start < policy.exempt_after and min(b_start + policy.grace, b_end) <= now:
+            due[room_id] = min(due.get(room_id, b_start), b_start)
+    if due:
+        recompute_outcomes(list(due), min(due.values()), now + timedelta(minutes=1), now)
+    return sorted(due)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Raw signals
+# --------------------------------------------------------------------------------------------------------
+
+
+def signal_horizon(now: datetime | None = None) -> datetime:
+    """Raw signals before this are pruned: spans before it can no longer be fused again."""
+    return (now or timezone.now()) - timedelta(days=settings.OCCUPANCY_SIGNAL_RETENTION_DAYS)
+
+
+def prune_signals(now: datetime | None = None, chunk: int = 10_000) -> int:
+    """Delete raw signals older than the retention that have been folded into spans (the spans, the latest state
+    per source and everything computed from them stay). In chunks, so no single statement holds the table long."""
+    horizon = signal_horizon(now)
+    folded = SignalCursor.objects.filter(name=SPANS_CURSOR).values_list("last_id", flat=True).first() or 0
+    deleted = 0
+    while True:
+        ids = list(OccupancySignal.objects.filter(observed_at__lt=horizon, pk__lte=folded)
+                   .order_by("pk").values_list("pk", flat=True)[:chunk])
+        if not ids:
+            return deleted
+        deleted += OccupancySignal.objects.filter(pk__in=ids).delete()[0]

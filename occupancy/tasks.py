@@ -1,4 +1,5 @@
-"""Celery tasks of occupancy: thin wrappers around functions of ``aggregates`` that are tested without Celery."""
+"""Celery tasks of occupancy: thin wrappers around functions of ``aggregates`` and ``pipeline`` that are tested
+without Celery."""
 
 from __future__ import annotations
 
@@ -6,13 +7,19 @@ from dataclasses import asdict
 
 from celery import shared_task
 
-from . import aggregates
+from . import aggregates, pipeline
 
 
 @shared_task(name="occupancy.refresh", ignore_result=True)
 def refresh() -> dict:
     """Every minute (beat): new signals into spans and outcomes, bookings coming due, their RoomDays."""
     return asdict(aggregates.refresh())
+
+
+@shared_task(name="occupancy.prune_signals", ignore_result=True)
+def prune_signals() -> int:
+    """Hourly (beat): raw signals past their retention, once folded into spans."""
+    return pipeline.prune_signals()
 
 
 @shared_task(name="occupancy.recompute_rooms", ignore_result=True)

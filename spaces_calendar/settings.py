@@ -154,6 +154,7 @@ CELERY_BEAT_SCHEDULE = {
     "maintain-calendar-subscriptions": {"task": "calendars.maintain_subscriptions", "schedule": 1800.0},
     # Folds new signals into spans, calls bookings whose grace window or end has passed, refreshes today's days.
     "occupancy-refresh": {"task": "occupancy.refresh", "schedule": 60.0, "options": {"expires": 55}},
+    "occupancy-prune-signals": {"task": "occupancy.prune_signals", "schedule": 3600.0, "options": {"expires": 3000}},
 }
 WORKER_HEARTBEAT_INTERVAL = env.float("WORKER_HEARTBEAT_INTERVAL", 15.0, minimum=1)
 WORKER_HEARTBEAT_MAX_AGE = env.float("WORKER_HEARTBEAT_MAX_AGE", 4 * WORKER_HEARTBEAT_INTERVAL, minimum=1)
@@ -208,6 +209,10 @@ CALENDAR_SUBSCRIPTIONS = env.bool("CALENDAR_SUBSCRIPTIONS", True)
 #: Signals older than this (a replay from long ago) or further ahead than the skew (a broken clock) are refused.
 OCCUPANCY_MAX_SIGNAL_AGE_S = env.float("OCCUPANCY_MAX_SIGNAL_AGE_S", 7 * 86400.0, minimum=60)
 OCCUPANCY_MAX_CLOCK_SKEW_S = env.float("OCCUPANCY_MAX_CLOCK_SKEW_S", 300.0, minimum=0)
+# Raw signals are kept this long (spans, outcomes and aggregates stay): long enough to fuse again after a fix, and
+# longer than intake accepts late signals, whose ranges are fused again when they arrive.
+OCCUPANCY_SIGNAL_RETENTION_DAYS = env.int("OCCUPANCY_SIGNAL_RETENTION_DAYS", 30,
+                                          minimum=int(OCCUPANCY_MAX_SIGNAL_AGE_S // 86400) + 1)
 
 SPACES_FIREHOSE_URL = env.url("SPACES_FIREHOSE_URL", "https://partners.dnaspaces.io")
 SPACES_API_KEY = env.secret("SPACES_API_KEY", None)
@@ -251,6 +256,19 @@ FIREHOSE_BACKOFF_MAX_S = env.float("FIREHOSE_BACKOFF_MAX_S", 60.0, minimum=0)
 #: A connection that stayed up this long resets the backoff.
 FIREHOSE_HEALTHY_AFTER_S = env.float("FIREHOSE_HEALTHY_AFTER_S", 60.0, minimum=0)
 FIREHOSE_REJECTED_KEEP = env.int("FIREHOSE_REJECTED_KEEP", 1000, minimum=1)
+
+# --- Kiosk API (occupancy/kiosk) -------------------------------------------------------------------------------
+#: How long a web process trusts what it read about a kiosk token: how late a revocation or scope change may be
+#: honoured by the other processes (the revoking process forgets at once).
+KIOSK_TOKEN_CACHE_S = env.float("KIOSK_TOKEN_CACHE_S", 10.0, minimum=0)
+#: Requests one kiosk token may make per window (0 turns the limit off), counted in the Django cache: per web
+#: process with the default local-memory cache.
+KIOSK_RATE_LIMIT = env.int("KIOSK_RATE_LIMIT", 600, minimum=0)
+KIOSK_RATE_WINDOW_S = env.int("KIOSK_RATE_WINDOW_S", 60, minimum=1)
+#: ``Cache-Control: private, max-age`` of status answers; kiosks revalidate with If-None-Match after it.
+KIOSK_HTTP_MAX_AGE_S = env.int("KIOSK_HTTP_MAX_AGE_S", 5, minimum=0)
+#: A precomputed status document is rebuilt at least this often (the bound for changes that are not fingerprinted).
+KIOSK_DOCUMENT_MAX_AGE_S = env.float("KIOSK_DOCUMENT_MAX_AGE_S", 300.0, minimum=1)
 
 PROVIDER_CREDENTIALS = {
     "Microsoft 365": {"MICROSOFT_CLIENT_ID": MICROSOFT_CLIENT_ID, "MICROSOFT_CLIENT_SECRET": MICROSOFT_CLIENT_SECRET},

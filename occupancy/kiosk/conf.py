@@ -1,4 +1,5 @@
-"""The kiosk's tunables. Each can be overridden in settings; the defaults suit room panels polling every 10-30 s."""
+"""The kiosk's tunables, from the ``KIOSK_*`` settings (environment variables, see ``spaces_calendar/settings.py``
+and the README); the defaults suit room panels polling every 10-30 s."""
 
 from __future__ import annotations
 
@@ -23,14 +24,14 @@ class KioskSettings:
     document_max_age_s: float
 
 
-@cache  # read on every poll; settings missing from the settings module are slow to look up
+@cache  # read on every poll: a dataclass attribute is cheaper than settings.__getattr__
 def kiosk_settings() -> KioskSettings:
     return KioskSettings(
-        token_cache_s=float(getattr(settings, "KIOSK_TOKEN_CACHE_S", 10.0)),
-        rate_limit=int(getattr(settings, "KIOSK_RATE_LIMIT", 600)),
-        rate_window_s=int(getattr(settings, "KIOSK_RATE_WINDOW_S", 60)),
-        http_max_age_s=int(getattr(settings, "KIOSK_HTTP_MAX_AGE_S", 5)),
-        document_max_age_s=float(getattr(settings, "KIOSK_DOCUMENT_MAX_AGE_S", 300.0)),
+        token_cache_s=settings.KIOSK_TOKEN_CACHE_S,
+        rate_limit=settings.KIOSK_RATE_LIMIT,
+        rate_window_s=settings.KIOSK_RATE_WINDOW_S,
+        http_max_age_s=settings.KIOSK_HTTP_MAX_AGE_S,
+        document_max_age_s=settings.KIOSK_DOCUMENT_MAX_AGE_S,
     )
 
 

@@ -105,6 +105,12 @@ def test_presence_just_after_the_grace_window_is_a_late_start():
     assert call(readings).outcome == LATE_START
 
 
+def test_presence_after_a_grace_window_without_data_is_unknown_not_a_late_start():
+    readings = every("spaces_occupancy", 9, 11, people=0) + every("spaces_occupancy", 11, 60, people=2)
+    result = call(readings)
+    assert result.outcome == UNKNOWN_OUTCOME and result.first_presence_at == at(11)
+
+
 def test_missing_data_in_the_grace_window_is_unknown_not_a_ghost():
     readings = every("spaces_occupancy", 8, 65, people=0)  # nothing for the first 8 of 10 minutes
     result = call(readings)

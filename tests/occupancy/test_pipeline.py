@@ -14,7 +14,7 @@ from django.db import connection, connections
 from occupancy import pipeline
 from occupancy.fusion import Span
 from occupancy.intake import RoomKey, Signal, record
-from occupancy.models import BookingOutcome, OccupancySpan, RoomGrace
+from occupancy.models import BookingOutcome, OccupancySignal, OccupancySpan, RoomGrace
 from occupancy.outcomes import Policy, classify
 from spaces_calendar.calendars.models import Booking
 from tests.factories import make_room, make_tenant
@@ -232,3 +232,29 @@ def test_recomputes_of_the_same_room_at_once_wait_for_each_other(monkeypatch):
         thread.join(timeout=30)
     assert errors == []
     assert BookingOutcome.objects.filter(room=room).count() == 2
+
+
+def test_raw_signals_past_the_retention_are_pruned_once_folded(room, settings):
+    settings.OCCUPANCY_SIGNAL_RETENTION_DAYS = 30
+    signals(room, 0, 30, 2)
+    assert pipeline.fold_new_signals() == 30
+    signals(room, 30, 40, 0)  # not folded yet: kept, whatever their age
+    later = T0 + timedelta(days=30, minutes=15)  # the first 15 minutes are past the retention
+
+    assert pipeline.prune_signals(now=later, chunk=4) == 15
+
+    left = sorted(OccupancySignal.objects.values_list("observed_at", flat=True))
+    assert (len(left), left[0]) == (25, T0 + MIN * 15)
+    assert OccupancySpan.objects.filter(room=room).exists()
+
+
+def test_only_bookings_past_their_grace_window_and_not_exempt_make_a_room_due(room):
+    quiet = make_room(room.tenant, "Quiet")
+    booking(quiet, 0, 30, all_day=True)
+    booking(quiet, 0, 9 * 60)  # 8 hours or more: exempt
+    Booking.objects.create(room=quiet, external_id="soon", start=NOW - 5 * MIN, end=NOW + 25 * MIN)  # in grace
+    over = booking(room, 330, 350)  # NOW is minute 360
+
+    assert pipeline.outcomes_coming_due(NOW) == [room.pk]
+    assert list(BookingOutcome.objects.values_list("booking", "final")) == [(over.pk, True)]
+    assert pipeline.outcomes_coming_due(NOW) == []  # called for good: nothing is due again

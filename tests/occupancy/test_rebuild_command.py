@@ -7,6 +7,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from occupancy.intake import RoomKey, Signal, record
 from occupancy.models import BookingOutcome, OccupancySpan, RoomDay
@@ -15,6 +16,12 @@ from tests.factories import make_room, make_tenant
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)  # 10:00 in Oslo
+
+
+@pytest.fixture(autouse=True)
+def signals_kept_since_t0(settings):
+    # The command fuses only days whose raw signals are still kept; these tests date from T0, whatever today is.
+    settings.OCCUPANCY_SIGNAL_RETENTION_DAYS = (timezone.now() - T0).days + 30
 
 
 @pytest.fixture
@@ -80,3 +87,17 @@ def test_keep_spans_recomputes_from_the_stored_timeline_without_touching_it(room
     assert BookingOutcome.objects.get(booking=ghost).outcome == "ghost"
     assert OccupancySpan.objects.count() == 1  # no signals: fusing again would have replaced it with "unknown"
     assert RoomDay.objects.get(room=room).ghosts == 1 and "0 spans" in out
+
+
+def test_days_whose_raw_signals_are_pruned_keep_their_spans(room, settings):
+    settings.OCCUPANCY_SIGNAL_RETENTION_DAYS = 30
+    old = timezone.now().replace(hour=9, minute=0, second=0, microsecond=0) - timedelta(days=40)
+    OccupancySpan.objects.create(tenant_id=room.tenant_id, room=room, start=old - timedelta(hours=1),
+                                 end=old + timedelta(hours=1), state="empty", peak_people=0)
+    ghost = Booking.objects.create(room=room, external_id="g", start=old, end=old + timedelta(minutes=30))
+    day = old.date().isoformat()
+
+    run("--from", day, "--to", day)
+
+    assert list(OccupancySpan.objects.values_list("start", "state")) == [(old - timedelta(hours=1), "empty")]
+    assert BookingOutcome.objects.get(booking=ghost).outcome == "ghost"

@@ -39,7 +39,8 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=50, help="rooms per batch (default 50)")
         parser.add_argument("--keep-spans", action="store_true",
                             help="recompute outcomes and days from the stored spans, without fusing signals again "
-                                 "(after a policy change; or where raw signals are gone, which would leave 'unknown')")
+                                 "(after a policy change). Days before OCCUPANCY_SIGNAL_RETENTION_DAYS, whose raw "
+                                 "signals are pruned, always keep their spans.")
 
     def handle(self, *args, first: str, last: str, tenant: str | None, rooms: list[int] | None, batch_size: int,
                keep_spans: bool, **options) -> None:
@@ -92,8 +93,10 @@ def select_rooms(tenant: str | None, rooms: list[int] | None) -> list[int]:
 def rebuild_batch(room_ids: list[int], first: date, last: date, now: datetime, totals: Totals, *,
                   spans: bool = True) -> None:
     start, end = utc_range(room_ids, first, last)
-    # A day per rebuild_spans call keeps what one call reads from the signals small (a room sends thousands a day).
-    day = start
+    # Before the signal horizon the raw signals are pruned: fusing there would replace real spans with "unknown",
+    # so those days keep their spans. A day per rebuild_spans call keeps what one call reads small (a room sends
+    # thousands of signals a day).
+    day = max(start, pipeline.signal_horizon(now))
     while spans and day < end:
         totals.spans += pipeline.rebuild_spans(room_ids, day, min(day + timedelta(days=1), end))
         day += timedelta(days=1)
