@@ -42,6 +42,7 @@ def run(*args: str) -> tuple[str, str]:
     (["--from", "2020-01-01", "--to", "2026-11-20"], "At most 400 days"),
     (["--from", "2026-11-20", "--to", "2026-11-20", "--tenant", "nobody"], "No tenant with slug 'nobody'"),
     (["--from", "2026-11-20", "--to", "2026-11-20", "--rooms", "999999"], "Unknown room id(s): 999999"),
+    (["--from", "2026-11-20", "--to", "2026-11-20", "--workers", "0"], "--workers must be between 1 and 32"),
 ])
 def test_it_refuses_bad_arguments_with_a_clear_message(room, args, message):
     with pytest.raises(CommandError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -101,3 +102,28 @@ def test_days_whose_raw_signals_are_pruned_keep_their_spans(room, settings):
 
     assert list(OccupancySpan.objects.values_list("start", "state")) == [(old - timedelta(hours=1), "empty")]
     assert BookingOutcome.objects.get(booking=ghost).outcome == "ghost"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_several_worker_processes_write_what_one_does():
+    tenant = make_tenant("Acme")
+    rooms = [make_room(tenant, f"Room {n}") for n in range(3)]
+    for n, room in enumerate(rooms):
+        record([Signal(RoomKey(room.tenant_id, "room", str(room.pk)), "spaces_occupancy", T0 + timedelta(minutes=m),
+                       people_count=2 if n == 0 and m > 5 else 0) for m in range(-10, 60)],
+               now=T0 + timedelta(hours=2))
+        Booking.objects.create(room=room, external_id=f"b{n}", start=T0, end=T0 + timedelta(minutes=30))
+    args = ("--from", "2026-11-20", "--to", "2026-11-20", "--batch-size", "1")
+
+    def state():
+        return (sorted(OccupancySpan.objects.values_list("room_id", "start", "end", "state")),
+                sorted(BookingOutcome.objects.values_list("booking_id", "outcome", "evidence")),
+                sorted(RoomDay.objects.values_list("room_id", "date", "ghosts", "occupied_minutes")))
+
+    out, _ = run(*args, "--workers", "2")
+    in_parallel = state()
+    run(*args)
+
+    assert state() == in_parallel
+    assert sorted(outcome for _, outcome, _ in in_parallel[1]) == ["attended", "ghost", "ghost"]
+    assert "Rebuilt 3 room(s) x 1 day(s)" in out and "3 outcomes" in out and "3 room-days" in out

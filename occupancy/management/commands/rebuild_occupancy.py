@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import sys
 import time as clock
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
 from django.utils import timezone
 from tqdm import tqdm
 
@@ -16,6 +19,7 @@ from occupancy import aggregates, pipeline
 from spaces_calendar.core.models import Room, Tenant
 
 MAX_DAYS = 400
+MAX_WORKERS = 32
 
 
 @dataclass
@@ -27,6 +31,10 @@ class Totals:
     removed: int = 0
     days: int = 0
 
+    def add(self, other: Totals) -> None:
+        for name in ("spans", "outcomes", "exempt", "removed", "days"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
 
 class Command(BaseCommand):
     help = "Rebuild occupancy spans, booking outcomes and daily aggregates for local dates --from..--to."
@@ -37,13 +45,17 @@ class Command(BaseCommand):
         parser.add_argument("--tenant", help="only this tenant's rooms (slug)")
         parser.add_argument("--rooms", nargs="+", type=int, metavar="ROOM_ID", help="only these rooms")
         parser.add_argument("--batch-size", type=int, default=50, help="rooms per batch (default 50)")
+        parser.add_argument("--workers", type=int, default=1,
+                            help="processes sharing the batches (default 1); on PostgreSQL, up to the cores the "
+                                 "database can spare. A room's batch is serialised with other writers of its "
+                                 "outcomes, so running beside the service is safe.")
         parser.add_argument("--keep-spans", action="store_true",
                             help="recompute outcomes and days from the stored spans, without fusing signals again "
                                  "(after a policy change). Days before OCCUPANCY_SIGNAL_RETENTION_DAYS, whose raw "
                                  "signals are pruned, always keep their spans.")
 
     def handle(self, *args, first: str, last: str, tenant: str | None, rooms: list[int] | None, batch_size: int,
-               keep_spans: bool, **options) -> None:
+               workers: int, keep_spans: bool, **options) -> None:
         first_date, last_date = parse_date(first, "--from"), parse_date(last, "--to")
         if last_date < first_date:
             raise CommandError(f"--to {last_date} is before --from {first_date}.")
@@ -51,16 +63,19 @@ class Command(BaseCommand):
             raise CommandError(f"At most {MAX_DAYS} days at a time: split the range.")
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
+        if not 1 <= workers <= MAX_WORKERS:
+            raise CommandError(f"--workers must be between 1 and {MAX_WORKERS}.")
         room_ids = select_rooms(tenant, rooms)
         started, now = clock.perf_counter(), timezone.now()
         # call_command(stderr=...) hands the stream in options; tqdm needs the raw stream, not Django's wrapper.
         stream = options.get("stderr") or sys.stderr
         totals = Totals(rooms=len(room_ids))
+        jobs = [(room_ids[index:index + batch_size], first_date, last_date, now, not keep_spans)
+                for index in range(0, len(room_ids), batch_size)]
         with tqdm(total=len(room_ids), unit="room", desc="rebuild_occupancy", file=stream, mininterval=0.5) as bar:
-            for index in range(0, len(room_ids), batch_size):
-                batch = room_ids[index:index + batch_size]
-                rebuild_batch(batch, first_date, last_date, now, totals, spans=not keep_spans)
-                bar.update(len(batch))
+            for done in run_jobs(jobs, workers):
+                totals.add(done)
+                bar.update(done.rooms)
         self.stdout.write(
             f"Rebuilt {totals.rooms} room(s) x {(last_date - first_date).days + 1} day(s) ({first_date}..{last_date}): "
             f"{totals.spans} spans, {totals.outcomes} outcomes ({totals.exempt} exempt, {totals.removed} removed), "
@@ -88,6 +103,31 @@ def select_rooms(tenant: str | None, rooms: list[int] | None) -> list[int]:
             raise CommandError(f"Unknown room id(s){' in that tenant' if tenant else ''}: "
                                f"{', '.join(map(str, sorted(missing)))}.")
     return list(queryset.order_by("pk").values_list("pk", flat=True))
+
+
+def run_jobs(jobs: list[Job], workers: int) -> Iterator[Totals]:
+    """Each job's totals as it finishes: here, or in ``workers`` forked processes (each opens its own database
+    connection: the parent's are closed first, as a shared socket would mix their conversations)."""
+    if workers == 1 or len(jobs) == 1:
+        yield from map(_run_job, jobs)
+        return
+    connections.close_all()
+    with multiprocessing.get_context("fork").Pool(min(workers, len(jobs))) as pool:
+        yield from pool.imap_unordered(_run_job, jobs)
+
+
+Job = tuple[list[int], date, date, datetime, bool]
+
+
+def _run_job(job: Job) -> Totals:
+    room_ids, first, last, now, spans = job
+    totals = Totals(rooms=len(room_ids))
+    try:
+        rebuild_batch(room_ids, first, last, now, totals, spans=spans)
+    finally:
+        if multiprocessing.parent_process() is not None:
+            connections.close_all()
+    return totals
 
 
 def rebuild_batch(room_ids: list[int], first: date, last: date, now: datetime, totals: Totals, *,
