@@ -43,9 +43,14 @@ class RecomputeReport:
 
 @transaction.atomic
 def rebuild_spans(room_ids: Iterable[int], start: datetime, end: datetime) -> int:
-    """Fuse the rooms' signals over [start, end) and replace the stored spans there (trimming the ones that
-    straddle the edges)."""
-    room_ids = list(room_ids)
+    """Fuse the rooms' signals over [start, end) and replace the stored spans there; returns how many were fused.
+
+    Stored spans that straddle an edge keep their part outside the range, and are joined again with a fused span
+    of the same state that meets them: the refresh fuses a few minutes at a time, and without the join an hour in
+    a room would be stored as sixty one-minute spans (joined spans keep the higher peak and a duration-weighted
+    median)."""
+    room_ids = sorted(set(room_ids))
+    _lock_rooms(room_ids)
     readings: dict[int, list[Reading]] = defaultdict(list)
     tenants: dict[int, int] = {}
     rows = (OccupancySignal.objects.filter(room_id__in=room_ids, observed_at__gte=start - MAX_STALENESS,
@@ -55,26 +60,57 @@ def rebuild_spans(room_ids: Iterable[int], start: datetime, end: datetime) -> in
     for room_id, tenant_id, source, observed_at, present, people in rows.iterator(chunk_size=5000):
         readings[room_id].append(Reading(source, observed_at, present, people))
         tenants[room_id] = tenant_id
-    overlapping = OccupancySpan.objects.filter(room_id__in=room_ids, start__lt=end, end__gt=start)
-    # A stored span that covers the whole range keeps its part after the range too (trimming it to the start
-    # first would lose that tail).
-    tails = [OccupancySpan(tenant_id=s.tenant_id, room_id=s.room_id, start=end, end=s.end, state=s.state,
-                           peak_people=s.peak_people, median_people=s.median_people, sources=s.sources)
-             for s in overlapping.filter(start__lt=start, end__gt=end)]
-    overlapping.filter(start__gte=start, end__lte=end).delete()
-    overlapping.filter(start__lt=start).update(end=start)
-    overlapping.filter(end__gt=end).update(start=end)
-    new = []
+    stored: dict[int, list[OccupancySpan]] = defaultdict(list)
+    for span in OccupancySpan.objects.filter(room_id__in=room_ids, start__lt=end, end__gt=start).order_by("start"):
+        stored[span.room_id].append(span)
+    OccupancySpan.objects.filter(pk__in=[span.pk for spans in stored.values() for span in spans]).delete()
+    fused, new = 0, []
     for room_id in room_ids:
         if room_id not in tenants:
             tenants[room_id] = _tenant_of(room_id)
+        pieces = [_Piece(span.start, start, span.state, span.peak_people, span.median_people, span.sources)
+                  for span in stored[room_id] if span.start < start]
         for span in fuse(readings.get(room_id, []), start, end):
-            new.append(OccupancySpan(
-                tenant_id=tenants[room_id], room_id=room_id, start=span.start, end=span.end, state=span.state,
-                peak_people=span.peak, median_people=span.median, sources=",".join(sorted(span.sources))[:200],
-            ))
-    OccupancySpan.objects.bulk_create(new + tails, batch_size=2000)
-    return len(new)
+            pieces.append(_Piece(span.start, span.end, span.state, span.peak, span.median,
+                                 ",".join(sorted(span.sources))))
+            fused += 1
+        pieces += [_Piece(end, span.end, span.state, span.peak_people, span.median_people, span.sources)
+                   for span in stored[room_id] if span.end > end]
+        new += [OccupancySpan(tenant_id=tenants[room_id], room_id=room_id, start=piece.start, end=piece.end,
+                              state=piece.state, peak_people=piece.peak, median_people=piece.median,
+                              sources=piece.sources[:200]) for piece in _joined(pieces)]
+    OccupancySpan.objects.bulk_create(new, batch_size=2000)
+    return fused
+
+
+@dataclass
+class _Piece:
+    start: datetime
+    end: datetime
+    state: str
+    peak: int | None
+    median: float | None
+    sources: str
+
+
+def _joined(pieces: list[_Piece]) -> list[_Piece]:
+    """Neighbours of the same state that meet, as one."""
+    out: list[_Piece] = []
+    for piece in pieces:
+        last = out[-1] if out else None
+        if last is None or last.state != piece.state or last.end != piece.start:
+            out.append(piece)
+            continue
+        if last.median is None or piece.median is None:
+            median = piece.median if last.median is None else last.median
+        else:
+            before, after = (last.end - last.start).total_seconds(), (piece.end - piece.start).total_seconds()
+            median = (last.median * before + piece.median * after) / ((before + after) or 1)
+        peaks = [peak for peak in (last.peak, piece.peak) if peak is not None]
+        names = {name for name in f"{last.sources},{piece.sources}".split(",") if name}
+        out[-1] = _Piece(last.start, piece.end, last.state, max(peaks) if peaks else None, median,
+                         ",".join(sorted(names)))
+    return out
 
 
 def _tenant_of(room_id: int) -> int:
@@ -254,16 +290,25 @@ def fold_new_signals(limit: int = 50_000) -> int:
     for _, room_id, observed_at in rows:
         low, high = ranges.get(room_id, (observed_at, observed_at))
         ranges[room_id] = (min(low, observed_at), max(high, observed_at))
-    for room_id, (low, high) in ranges.items():
-        start, end = low - MAX_LAG, high + MAX_STALENESS
-        rebuild_spans([room_id], start, end)
-        recompute_outcomes([room_id], start, end)
+    # Rooms whose new signals cover about the same stretch (the usual case: the last minute) are fused and called
+    # together, FOLD_BATCH at a time: one room at a time cost ~10 ms each, a minute's work for 5,000 rooms.
+    groups: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for room_id, (low, high) in sorted(ranges.items()):
+        groups[(int(low.timestamp() // 900), int(high.timestamp() // 900))].append(room_id)
+    for rooms in groups.values():
+        for index in range(0, len(rooms), FOLD_BATCH):
+            batch = rooms[index:index + FOLD_BATCH]
+            start = min(ranges[room_id][0] for room_id in batch) - MAX_LAG
+            end = max(ranges[room_id][1] for room_id in batch) + MAX_STALENESS
+            rebuild_spans(batch, start, end)
+            recompute_outcomes(batch, start, end)
     # Never backwards: a run that overlapped this one may already have gone further (folding is idempotent).
     SignalCursor.objects.filter(pk=cursor.pk, last_id__lt=rows[-1][0]).update(last_id=rows[-1][0])
     return len(rows)
 
 
 SPANS_CURSOR = "spans"
+FOLD_BATCH = 100
 
 
 def outcomes_coming_due(now: datetime | None = None, lookback: timedelta = timedelta(days=2)) -> list[int]:

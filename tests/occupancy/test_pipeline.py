@@ -258,3 +258,30 @@ def test_only_bookings_past_their_grace_window_and_not_exempt_make_a_room_due(ro
     assert pipeline.outcomes_coming_due(NOW) == [room.pk]
     assert list(BookingOutcome.objects.values_list("booking", "final")) == [(over.pk, True)]
     assert pipeline.outcomes_coming_due(NOW) == []  # called for good: nothing is due again
+
+
+def test_rebuilding_a_minute_at_a_time_stores_one_span_per_state_not_one_per_minute(room):
+    signals(room, 0, 60, 3)
+    signals(room, 60, 120, 0)
+    for minute in range(0, 120, 2):  # as the refresh does: a few minutes at a time, overlapping
+        pipeline.rebuild_spans([room.pk], T0 + MIN * minute - 2 * MIN, T0 + MIN * minute + 5 * MIN)
+
+    spans = list(OccupancySpan.objects.filter(room=room).order_by("start")
+                 .values_list("start", "end", "state", "peak_people"))
+
+    assert [(state, peak) for _, _, state, peak in spans] == [("unknown", None), ("occupied", 3), ("empty", 0)]
+    assert spans[1][:2] == (T0, T0 + 60 * MIN)
+    assert all(a[1] == b[0] for a, b in zip(spans, spans[1:], strict=False)), "contiguous"
+
+
+def test_fold_groups_rooms_and_each_gets_its_own_spans(room):
+    others = [make_room(room.tenant, f"Room {n}") for n in range(3)]
+    for n, other in enumerate(others):
+        signals(other, 0, 10, n)
+    signals(room, 0, 10, 5)
+
+    assert pipeline.fold_new_signals() == 40
+
+    peaks = dict(OccupancySpan.objects.filter(state="occupied").values_list("room_id", "peak_people"))
+    assert peaks == {others[1].pk: 1, others[2].pk: 2, room.pk: 5}
+    assert set(OccupancySpan.objects.filter(room=others[0]).values_list("state", flat=True)) >= {"empty"}
