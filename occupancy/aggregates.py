@@ -130,7 +130,7 @@ def _write(rows: list[tuple]) -> None:
     INSERT ... ON CONFLICT, as pipeline.write_outcomes does: Django's multi-row INSERT spent ~40 % of a rebuild
     binding parameters."""
     if connection.vendor == "postgresql" and len(rows) >= COPY_THRESHOLD:
-        copy_upsert(RoomDay, _COLUMNS, rows, ["room_id", "date"], json_column="occupied_by_hour")
+        copy_upsert(RoomDay, _COLUMNS, rows, ["room_id", "date"])
         return
     RoomDay.objects.bulk_create(
         [RoomDay(**dict(zip(_COLUMNS, row, strict=True))) for row in rows], batch_size=2000, update_conflicts=True,

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import orjson
 from django.db import connection, models
+from psycopg.types.json import set_json_dumps
 
 
-def copy_upsert(model: type[models.Model], columns: list[str], rows: list[tuple], conflict: list[str],
-                json_column: str | None = None) -> None:
-    """Upsert ``rows`` (tuples in ``columns`` order) on ``conflict``; the value of ``json_column`` is written as
-    JSON."""
+def copy_upsert(model: type[models.Model], columns: list[str], rows: list[tuple], conflict: list[str]) -> None:
+    """Upsert ``rows`` (tuples in ``columns`` order) on ``conflict``."""
     table = model._meta.db_table
     scratch = f"{table}_load"
     names = _names(columns)
@@ -26,13 +25,12 @@ def copy_upsert(model: type[models.Model], columns: list[str], rows: list[tuple]
         cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {scratch} AS SELECT {names} FROM {table} "  # noqa: S608
                        "WITH NO DATA")
         cursor.execute(f"TRUNCATE {scratch}")
-        _copy(cursor, scratch, columns, rows, json_column)
+        _copy(cursor, scratch, columns, rows)
         cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {scratch} "  # noqa: S608
                        f"ON CONFLICT ({keys}) DO UPDATE SET {updates}")
 
 
-def copy_replace(model: type[models.Model], columns: list[str], rows: list[tuple], key: str,
-                 json_column: str | None = None) -> int:
+def copy_replace(model: type[models.Model], columns: list[str], rows: list[tuple], key: str) -> int:
     """Delete the rows whose ``key`` (the first column) is among ``rows``' and COPY ``rows`` in; returns how many
     were deleted. Two writers of the same keys at once would collide on a unique key: serialise them first."""
     assert columns[0] == key
@@ -41,7 +39,7 @@ def copy_replace(model: type[models.Model], columns: list[str], rows: list[tuple
         cursor = wrapper.cursor
         cursor.execute(f'DELETE FROM {table} WHERE "{key}" = ANY(%s)', [[row[0] for row in rows]])  # noqa: S608
         deleted = cursor.rowcount
-        _copy(cursor, table, columns, rows, json_column)
+        _copy(cursor, table, columns, rows)
     return deleted
 
 
@@ -49,12 +47,20 @@ def _names(columns: list[str]) -> str:
     return ", ".join(f'"{name}"' for name in columns)
 
 
-def _copy(cursor, table: str, columns: list[str], rows: list[tuple], json_column: str | None) -> None:
-    with cursor.copy(f"COPY {table} ({_names(columns)}) FROM STDIN") as copy:
-        if json_column is None:
-            for row in rows:
-                copy.write_row(row)
-        else:
-            at = columns.index(json_column)
-            for row in rows:  # orjson: a tenth of json.dumps' time, which was a sixth of a rebuild's
-                copy.write_row((*row[:at], orjson.dumps(row[at]).decode(), *row[at + 1:]))
+def _copy(cursor, table: str, columns: list[str], rows: list[tuple]) -> None:
+    """COPY in PostgreSQL's binary format: psycopg's C dumpers write timestamps and numbers as they are held,
+    which took a third less time than formatting text. dict and list values go to jsonb columns through orjson."""
+    set_json_dumps(orjson.dumps, context=cursor)
+    types = _column_types(cursor, table, columns)  # before the COPY: the connection is busy until it ends
+    with cursor.copy(f"COPY {table} ({_names(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(types)
+        for row in rows:
+            copy.write_row(row)
+
+
+def _column_types(cursor, table: str, columns: list[str]) -> list[int]:
+    """The type oids of ``columns`` (binary COPY needs them; a scratch table has its source table's)."""
+    cursor.execute("SELECT attname, atttypid::int FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
+                   "AND NOT attisdropped", [table])
+    types = dict(cursor.fetchall())
+    return [types[name] for name in columns]

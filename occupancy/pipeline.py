@@ -262,7 +262,7 @@ def write_outcomes(rows: list[tuple]) -> None:
     most of its time building and binding parameters, which capped a from-scratch recompute at about 3,000
     bookings/s, and COPY into a scratch table plus INSERT ... ON CONFLICT cost a third more than this."""
     if connection.vendor == "postgresql" and len(rows) >= COPY_THRESHOLD:
-        copy_replace(BookingOutcome, _OUTCOME_COLUMNS, rows, "booking_id", json_column="evidence")
+        copy_replace(BookingOutcome, _OUTCOME_COLUMNS, rows, "booking_id")
         return
     BookingOutcome.objects.bulk_create(
         [BookingOutcome(**dict(zip(_OUTCOME_COLUMNS, row, strict=True))) for row in rows],

@@ -7,7 +7,7 @@ from dataclasses import asdict
 
 from celery import shared_task
 
-from . import aggregates, pipeline
+from . import aggregates, pipeline, rules
 
 
 @shared_task(name="occupancy.refresh", ignore_result=True)
@@ -25,6 +25,13 @@ def prune_signals() -> int:
 @shared_task(name="occupancy.recompute_rooms", ignore_result=True)
 def recompute_rooms(room_ids: list[int]) -> int:
     return aggregates.recompute_rooms(room_ids)
+
+
+@shared_task(name="occupancy.apply_rules", ignore_result=True)
+def apply_rules(tenant_id: int, room_ids: list[int] | None = None) -> dict:
+    """After a tenant admin changed the occupancy rules: the tenant's rooms (or these of them), last
+    ``rules.RULES_RECOMPUTE_DAYS`` days up to two days ahead."""
+    return asdict(rules.apply_rules(tenant_id, room_ids))
 
 
 def on_bookings_changed(sender: object, room_ids: list[int], **kwargs: object) -> None:

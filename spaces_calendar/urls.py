@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from occupancy import api as report_api
+from occupancy import rules_views
 from occupancy import views as report_views
 from spaces_calendar.calendars import linking_views
 from spaces_calendar.calendars import views as calendar_views
@@ -38,6 +39,10 @@ urlpatterns = [
     path("sandbox/", include("spaces_calendar.sandbox.urls")),
     path("reports/ghost-bookings/", report_views.ghost_bookings, name="reports-ghost-bookings"),
     path("reports/utilization/", report_views.utilization, name="reports-utilization"),
+    path("settings/occupancy/", rules_views.occupancy_rules, name="occupancy-rules"),
+    path("settings/occupancy/room-grace", rules_views.set_room_grace, name="occupancy-room-grace"),
+    path("settings/occupancy/room-grace/<int:room_id>/clear", rules_views.clear_room_grace,
+         name="occupancy-room-grace-clear"),
     path("api/v1/reports/ghost-bookings", report_api.GhostBookingsReport.as_view(), name="api-reports-ghost-bookings"),
     path("api/v1/reports/utilization", report_api.UtilizationReport.as_view(), name="api-reports-utilization"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
