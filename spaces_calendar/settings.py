@@ -269,6 +269,9 @@ KIOSK_RATE_WINDOW_S = env.int("KIOSK_RATE_WINDOW_S", 60, minimum=1)
 KIOSK_HTTP_MAX_AGE_S = env.int("KIOSK_HTTP_MAX_AGE_S", 5, minimum=0)
 #: A precomputed status document is rebuilt at least this often (the bound for changes that are not fingerprinted).
 KIOSK_DOCUMENT_MAX_AGE_S = env.float("KIOSK_DOCUMENT_MAX_AGE_S", 300.0, minimum=1)
+#: PostgreSQL: prepare the few statements of a poll once per connection (planning the status query costs more than
+#: running it). Turn off behind a connection pooler without prepared statements (PgBouncer < 1.21, transaction mode).
+KIOSK_PREPARED_STATEMENTS = env.bool("KIOSK_PREPARED_STATEMENTS", True)
 
 PROVIDER_CREDENTIALS = {
     "Microsoft 365": {"MICROSOFT_CLIENT_ID": MICROSOFT_CLIENT_ID, "MICROSOFT_CLIENT_SECRET": MICROSOFT_CLIENT_SECRET},

@@ -22,6 +22,8 @@ class KioskSettings:
     #: A precomputed status document is rebuilt at least this often, whatever else happens: the bound for changes
     #: that are not watched (a room renamed, the tenant's subject policy, bookings that began long before).
     document_max_age_s: float
+    #: PostgreSQL: the poll's statements are prepared once per connection (see ``queries._fetch``).
+    prepared_statements: bool
 
 
 @cache  # read on every poll: a dataclass attribute is cheaper than settings.__getattr__
@@ -32,6 +34,7 @@ def kiosk_settings() -> KioskSettings:
         rate_window_s=settings.KIOSK_RATE_WINDOW_S,
         http_max_age_s=settings.KIOSK_HTTP_MAX_AGE_S,
         document_max_age_s=settings.KIOSK_DOCUMENT_MAX_AGE_S,
+        prepared_statements=settings.KIOSK_PREPARED_STATEMENTS,
     )
 
 

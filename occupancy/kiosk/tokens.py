@@ -6,6 +6,8 @@ the row), the secret is 43 URL-safe characters; only the SHA-256 of the whole to
 Each process remembers what it read about a token for ``KIOSK_TOKEN_CACHE_S`` seconds (default 10), so a poll
 does not query the token table. That is the bound on revocation: a revoked token stops working at once in the
 process that revoked it and within ``KIOSK_TOKEN_CACHE_S`` everywhere else. A change of its scope likewise.
+A room panel polls about as often as that, so its token is often not remembered: the one-room status endpoint
+then reads the token in the same query as the room (``queries.token_and_room``), never in a query of its own.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,6 +27,7 @@ from django.utils import timezone
 
 from spaces_calendar.core.models import Building, Floor, Room, Tenant
 
+from . import queries
 from .conf import kiosk_settings
 from .models import KioskToken
 
@@ -53,6 +57,7 @@ class _Cached:
     key_hash: str
     grant: KioskGrant | None  # None: unknown prefix or revoked
     touch_after: float  # time.monotonic() after which last_used_at is worth writing again
+    first_use: bool = False  # last_used_at is still empty
 
 
 _cache: dict[str, _Cached] = {}
@@ -62,7 +67,7 @@ def hash_token(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def _prefix_of(raw: str) -> str | None:
+def prefix_of(raw: str) -> str | None:
     if len(raw) > 200 or not raw.startswith("kt_") or raw[3 + PREFIX_LENGTH:4 + PREFIX_LENGTH] != "_":
         return None
     return raw[3:3 + PREFIX_LENGTH]
@@ -119,53 +124,109 @@ def forget(prefix: str) -> None:
     _cache.pop(prefix, None)
 
 
-def from_header(header: str | None) -> KioskGrant | None:
-    """The grant of ``Authorization: Bearer <token>``; None for a missing, malformed, unknown or revoked one."""
+def bearer(header: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header; None without one."""
     if not header or header[:7].lower() != "bearer ":
         return None
-    return authenticate(header[7:].strip())
+    return header[7:].strip()
+
+
+def from_header(header: str | None) -> KioskGrant | None:
+    """The grant of ``Authorization: Bearer <token>``; None for a missing, malformed, unknown or revoked one."""
+    raw = bearer(header)
+    return None if raw is None else authenticate(raw)
 
 
 def authenticate(raw: str) -> KioskGrant | None:
     """The grant of a valid, unrevoked token; None for anything else."""
-    prefix = _prefix_of(raw)
+    grant = cached(raw)
+    if grant is NOT_CACHED:
+        prefix = prefix_of(raw)
+        grant = remember(raw, queries.token_row(prefix))
+    return grant
+
+
+#: ``cached``'s answer when this process has nothing (fresh) on the token: look it up, then ``remember`` it.
+NOT_CACHED = object()
+
+
+def cached(raw: str) -> KioskGrant | None | object:
+    """What this process remembers of a token: its grant, None (malformed, unknown, revoked, wrong secret), or
+    ``NOT_CACHED``. For callers that fetch the token row in a query of their own (``queries.token_and_room``)."""
+    prefix = prefix_of(raw)
     if prefix is None:
         return None
-    now = time.monotonic()
-    cached = _cache.get(prefix)
-    if cached is None or cached.expires <= now:
-        cached = _load(prefix, now + kiosk_settings().token_cache_s)
-        if len(_cache) >= _CACHE_LIMIT:
-            _cache.clear()
-        _cache[prefix] = cached
-    if cached.grant is None or not hmac.compare_digest(cached.key_hash, hash_token(raw)):
+    entry = _cache.get(prefix)
+    if entry is None or entry.expires <= time.monotonic():
+        return NOT_CACHED
+    return _check(entry, raw)
+
+
+def remember(raw: str, row: tuple | None) -> KioskGrant | None:
+    """Cache a token row (``queries.token_row``; None: no such prefix) for ``KIOSK_TOKEN_CACHE_S``; the grant."""
+    entry = _entry(row, time.monotonic() + kiosk_settings().token_cache_s)
+    if len(_cache) >= _CACHE_LIMIT:
+        _cache.clear()
+    _cache[prefix_of(raw)] = entry
+    return _check(entry, raw)
+
+
+def _check(entry: _Cached, raw: str) -> KioskGrant | None:
+    if entry.grant is None or not hmac.compare_digest(entry.key_hash, hash_token(raw)):
         return None
-    _touch(cached)
-    return cached.grant
+    _touch(entry)
+    return entry.grant
 
 
-def _load(prefix: str, expires: float) -> _Cached:
-    rows = list(KioskToken.objects.filter(prefix=prefix).values_list(
-        "pk", "tenant_id", "key_hash", "revoked_at", "last_used_at", "floor_id", "building_id", "rooms"))
-    if not rows or rows[0][3] is not None:
+def _entry(row: tuple | None, expires: float) -> _Cached:
+    if row is None or row[3] is not None:  # unknown or revoked
         return _Cached(expires, "", None, 0.0)
-    token_id, tenant_id, key_hash, _revoked, last_used_at, floor_id, building_id, _room = rows[0]
+    token_id, tenant_id, key_hash, _revoked, last_used_at, floor_id, building_id, room_ids = row
     grant = KioskGrant(
-        token_id=token_id, tenant_id=tenant_id, room_ids=frozenset(row[7] for row in rows if row[7] is not None),
+        token_id=token_id, tenant_id=tenant_id, room_ids=frozenset(room_ids),
         floor_ids=frozenset([floor_id] if floor_id else []),
         building_ids=frozenset([building_id] if building_id else []),
     )
-    touch_after = 0.0
-    if last_used_at is not None:
-        touch_after = time.monotonic() + (_TOUCH_EVERY - (timezone.now() - last_used_at)).total_seconds()
+    if last_used_at is None:
+        return _Cached(expires, key_hash, grant, 0.0, first_use=True)
+    touch_after = time.monotonic() + (_TOUCH_EVERY - (timezone.now() - last_used_at)).total_seconds()
     return _Cached(expires, key_hash, grant, touch_after)
 
 
-def _touch(cached: _Cached) -> None:
+# --- last_used_at ------------------------------------------------------------------------------------------------
+# A token's first use is written at once (an admin who just set up a screen wants to see it working); after that,
+# each process notes the tokens it served and writes them in one UPDATE at most every ``_TOUCH_EVERY``: one write
+# a minute per process instead of one per token and minute (5,000 room panels would be 80 writes a second). Notes
+# wait for the first poll after that minute; a process that exits loses its unwritten notes (at most a minute's).
+
+_touched: set[int] = set()
+_touch_lock = threading.Lock()
+_flush_after = [0.0]  # time.monotonic()
+
+
+def _touch(entry: _Cached) -> None:
     now = time.monotonic()
-    if now >= cached.touch_after:
-        cached.touch_after = now + _TOUCH_EVERY.total_seconds()
-        KioskToken.objects.filter(pk=cached.grant.token_id).update(last_used_at=timezone.now())
+    if now < entry.touch_after:
+        return
+    entry.touch_after = now + _TOUCH_EVERY.total_seconds()
+    if entry.first_use:
+        entry.first_use = False
+        _write_last_used([entry.grant.token_id])
+        return
+    with _touch_lock:
+        _touched.add(entry.grant.token_id)
+        if now < _flush_after[0]:
+            return
+        _flush_after[0] = now + _TOUCH_EVERY.total_seconds()
+        token_ids = sorted(_touched)
+        _touched.clear()
+    _write_last_used(token_ids)
+
+
+def _write_last_used(token_ids: list[int]) -> None:
+    moment = timezone.now()
+    for index in range(0, len(token_ids), 500):
+        KioskToken.objects.filter(pk__in=token_ids[index:index + 500]).update(last_used_at=moment)
 
 
 def describe_scope(token: KioskToken) -> str:

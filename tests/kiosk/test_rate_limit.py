@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.cache.backends.locmem import LocMemCache
 from django.utils import timezone
 
 from occupancy.kiosk import ratelimit
@@ -68,3 +69,24 @@ def test_the_window_resets():
     assert ratelimit.hit("t", 2, 60, now=150.0) == (True, 30.0)
     assert ratelimit.hit("t", 2, 60, now=179.5) == (False, 0.5)
     assert ratelimit.hit("t", 2, 60, now=180.0) == (True, 60.0)
+
+
+def test_more_tokens_than_the_local_cache_holds_are_each_counted(world, kiosk_for, limited):
+    """Django's local-memory cache keeps 300 entries: counted there, counters of 500 tokens were evicted."""
+    for token in range(500):
+        assert ratelimit.hit(str(token), 3, 60, now=120.0)[0]
+    assert [ratelimit.hit(str(token), 3, 60, now=121.0)[0] for token in range(500)] == [True] * 500
+    assert [ratelimit.hit(str(token), 3, 60, now=122.0)[0] for token in range(500)] == [True] * 500
+    assert not any(ratelimit.hit(str(token), 3, 60, now=123.0)[0] for token in range(500))
+
+
+def test_a_shared_cache_counts_for_every_process(settings):
+    settings.CACHES = {"default": {"BACKEND": "tests.kiosk.test_rate_limit.SharedCache", "LOCATION": "shared"}}
+    assert [ratelimit.hit("t", 2, 60, now=120.0)[0] for _ in range(3)] == [True, True, False]
+    from django.core.cache import cache
+
+    assert cache.get("kiosk-rate:t:2") == 3
+
+
+class SharedCache(LocMemCache):
+    """A cache that is not the process-local default (as Redis would be), for the test above."""

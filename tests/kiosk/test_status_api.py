@@ -194,6 +194,20 @@ def test_a_stored_document_is_served_without_rebuilding(world, kiosk, django_ass
         assert kiosk.status(world.fjord).status_code == 200
 
 
+@pytest.mark.parametrize("prepared", [True, False])
+def test_a_poll_reads_the_same_with_and_without_prepared_statements(world, kiosk_for, settings, prepared):
+    """KIOSK_PREPARED_STATEMENTS only changes how PostgreSQL runs the poll's statements (SQLite ignores it)."""
+    settings.KIOSK_PREPARED_STATEMENTS = prepared
+    now = timezone.now()
+    book(world.fjord, now - minutes(5), now + minutes(25))
+    sense(world.fjord, present=True, people=3)
+    kiosk = kiosk_for(rooms=[world.fjord])
+    first = kiosk.status(world.fjord)  # token read with the room
+    again = kiosk.status(world.fjord, HTTP_IF_NONE_MATCH=first["ETag"])  # token remembered
+    assert first.status_code == 200 and first.json()["state"] == "busy" and again.status_code == 304
+    assert kiosk.status(world.glacier).status_code == 403
+
+
 def test_many_rooms_in_one_call_in_the_tokens_scope_by_name(world, kiosk):
     now = timezone.now()
     book(world.harbor, now - minutes(3), now + minutes(30))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from types import SimpleNamespace
 
 import pytest
 from django.test import Client
@@ -157,6 +158,40 @@ def test_last_used_is_recorded_but_not_on_every_poll(world):
     kiosk.status(world.fjord)
     token.refresh_from_db()
     assert token.last_used_at == first
+
+
+def test_a_used_token_read_again_after_the_cache_forgot_it_still_works(world, settings):
+    """Read again, the token has a last_used_at (the first poll wrote it), by both ways a poll reads a token."""
+    settings.KIOSK_TOKEN_CACHE_S = 0
+    token, raw = tokens.issue_token(world.acme, "Lobby", building=world.hq)
+    kiosk = Kiosk(raw)
+    assert kiosk.status(world.fjord).status_code == 200  # token read in the room's query
+    assert kiosk.status(world.fjord).status_code == 200
+    assert kiosk.get("/api/v1/rooms/status").status_code == 200  # token read on its own
+    token.refresh_from_db()
+    assert token.last_used_at is not None
+
+
+def test_later_uses_are_written_together_at_most_once_a_minute(world, monkeypatch, settings):
+    settings.KIOSK_TOKEN_CACHE_S = 1000  # remembered throughout: only the clock of last_used_at matters here
+    clock = [1000.0]
+    monkeypatch.setattr(tokens, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    (one, raw_one), (two, raw_two) = (tokens.issue_token(world.acme, name, building=world.hq) for name in "AB")
+    for raw in (raw_one, raw_two):
+        assert Kiosk(raw).status(world.fjord).status_code == 200  # first uses: written at once
+    first = {token.pk: token.last_used_at for token in KioskToken.objects.all()}
+    assert None not in first.values()
+
+    clock[0] += 61  # a minute on: the next write takes what was used since
+    Kiosk(raw_one).status(world.fjord)
+    Kiosk(raw_two).status(world.fjord)
+    second = {token.pk: token.last_used_at for token in KioskToken.objects.all()}
+    assert second[one.pk] > first[one.pk] and second[two.pk] == first[two.pk]  # two waits for the next write
+
+    clock[0] += 61
+    Kiosk(raw_one).status(world.fjord)
+    third = {token.pk: token.last_used_at for token in KioskToken.objects.all()}
+    assert third[one.pk] > second[one.pk] and third[two.pk] > second[two.pk]
 
 
 # --- the tenant admin's page --------------------------------------------------------------------------------------
