@@ -127,3 +127,13 @@ def test_several_worker_processes_write_what_one_does():
     assert state() == in_parallel
     assert sorted(outcome for _, outcome, _ in in_parallel[1]) == ["attended", "ghost", "ghost"]
     assert "Rebuilt 3 room(s) x 1 day(s)" in out and "3 outcomes" in out and "3 room-days" in out
+
+
+@pytest.mark.django_db(transaction=True)
+def test_workers_never_use_a_connection_inherited_from_the_parent(monkeypatch):
+    # The parent closes its connections before forking; should one still be open (CI once saw two workers on one
+    # PostgreSQL session: "cursor ... already exists"), the workers open their own instead of sharing it.
+    from occupancy.management.commands import rebuild_occupancy
+
+    monkeypatch.setattr(rebuild_occupancy.connections, "close_all", lambda: None)
+    test_several_worker_processes_write_what_one_does()

@@ -108,12 +108,27 @@ def select_rooms(tenant: str | None, rooms: list[int] | None) -> list[int]:
 def run_jobs(jobs: list[Job], workers: int) -> Iterator[Totals]:
     """Each job's totals as it finishes: here, or in ``workers`` forked processes (each opens its own database
     connection: the parent's are closed first, as a shared socket would mix their conversations)."""
-    if workers == 1 or len(jobs) == 1:
+    # Inside a transaction the workers could not see what it has not committed: then one process does it all.
+    if workers == 1 or len(jobs) == 1 or any(conn.in_atomic_block for conn in connections.all()):
         yield from map(_run_job, jobs)
         return
     connections.close_all()
-    with multiprocessing.get_context("fork").Pool(min(workers, len(jobs))) as pool:
+    with multiprocessing.get_context("fork").Pool(min(workers, len(jobs)), initializer=_own_connections) as pool:
         yield from pool.imap_unordered(_run_job, jobs)
+
+
+_inherited: list[object] = []
+
+
+def _own_connections() -> None:
+    """In a forked worker: never talk over a database socket inherited from the parent (two processes on one
+    session garble both). The parent closes its connections before forking; should one still be open, it is set
+    aside unclosed (closing it would end the parent's session; pool workers leave with os._exit, which closes
+    nothing) and the worker opens its own."""
+    for conn in connections.all():
+        if conn.connection is not None:
+            _inherited.append(conn.connection)
+            conn.connection = None
 
 
 Job = tuple[list[int], date, date, datetime, bool]
