@@ -238,6 +238,27 @@ def _peaks(occupied: list[tuple[float, float, int | None]], edges: list[float]) 
 
 
 @dataclass
+class RebuildTotals:
+    """What a rebuild over batches of rooms did (``rebuild_occupancy``, a change of the occupancy rules)."""
+
+    rooms: int = 0
+    spans: int = 0
+    outcomes: int = 0
+    exempt: int = 0
+    removed: int = 0
+    days: int = 0
+
+    def add(self, other: RebuildTotals) -> None:
+        for name in ("spans", "outcomes", "exempt", "removed", "days"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def add_outcomes(self, report: pipeline.RecomputeReport) -> None:
+        self.outcomes += report.outcomes
+        self.exempt += report.exempt
+        self.removed += report.removed
+
+
+@dataclass
 class RefreshReport:
     signals: int = 0
     due_rooms: int = 0

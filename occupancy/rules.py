@@ -46,15 +46,6 @@ class PolicyChange:
     recompute_room_ids: list[int] | None = None
 
 
-@dataclass
-class RecomputeReport:
-    rooms: int = 0
-    outcomes: int = 0
-    exempt: int = 0
-    removed: int = 0
-    days: int = 0
-
-
 def policy_of(tenant: Tenant) -> OccupancyPolicy:
     """The tenant's policy, or the defaults (unsaved) when it has none yet."""
     return OccupancyPolicy.objects.filter(tenant=tenant).first() or OccupancyPolicy(tenant=tenant)
@@ -150,7 +141,8 @@ def schedule_recompute(tenant_id: int, room_ids: list[int]) -> None:
     transaction.on_commit(enqueue)
 
 
-def apply_rules(tenant_id: int, room_ids: list[int] | None = None, now: datetime | None = None) -> RecomputeReport:
+def apply_rules(tenant_id: int, room_ids: list[int] | None = None,
+                now: datetime | None = None) -> aggregates.RebuildTotals:
     """Recompute outcomes and RoomDays of the tenant's rooms (all, or those of ``room_ids`` that are its own) from
     ``RULES_RECOMPUTE_DAYS`` ago to ``RULES_AHEAD``, with the rules as they are now."""
     now = now or timezone.now()
@@ -159,12 +151,9 @@ def apply_rules(tenant_id: int, room_ids: list[int] | None = None, now: datetime
         rooms = rooms.filter(pk__in=room_ids)
     ids = list(rooms.order_by("pk").values_list("pk", flat=True))
     start, end = now - timedelta(days=RULES_RECOMPUTE_DAYS), now + RULES_AHEAD
-    report = RecomputeReport(rooms=len(ids))
+    report = aggregates.RebuildTotals(rooms=len(ids))
     for index in range(0, len(ids), BATCH_ROOMS):
         batch = ids[index:index + BATCH_ROOMS]
-        outcomes = pipeline.recompute_outcomes(batch, start, end, now)
-        report.outcomes += outcomes.outcomes
-        report.exempt += outcomes.exempt
-        report.removed += outcomes.removed
+        report.add_outcomes(pipeline.recompute_outcomes(batch, start, end, now))
         report.days += aggregates.rebuild_between(batch, start, end, now=now)
     return report

@@ -6,7 +6,6 @@ import multiprocessing
 import sys
 import time as clock
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -22,18 +21,7 @@ MAX_DAYS = 400
 MAX_WORKERS = 32
 
 
-@dataclass
-class Totals:
-    rooms: int = 0
-    spans: int = 0
-    outcomes: int = 0
-    exempt: int = 0
-    removed: int = 0
-    days: int = 0
-
-    def add(self, other: Totals) -> None:
-        for name in ("spans", "outcomes", "exempt", "removed", "days"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+Totals = aggregates.RebuildTotals
 
 
 class Command(BaseCommand):
@@ -155,10 +143,7 @@ def rebuild_batch(room_ids: list[int], first: date, last: date, now: datetime, t
     while spans and day < end:
         totals.spans += pipeline.rebuild_spans(room_ids, day, min(day + timedelta(days=1), end))
         day += timedelta(days=1)
-    report = pipeline.recompute_outcomes(room_ids, start, end, now)
-    totals.outcomes += report.outcomes
-    totals.exempt += report.exempt
-    totals.removed += report.removed
+    totals.add_outcomes(pipeline.recompute_outcomes(room_ids, start, end, now))
     totals.days += aggregates.rebuild_days(room_ids, first, last, now=now)
 
 
