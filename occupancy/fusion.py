@@ -113,6 +113,15 @@ def _pieces(readings: Iterable[Reading], staleness: Mapping[str, timedelta],
     return pieces
 
 
+def combine(states: Iterable[str]) -> str:
+    """The fusion rule over what the fresh sources say: occupied if any says so, empty only if all are idle,
+    unknown otherwise (no fresh source, or one that does not know)."""
+    states = set(states)
+    if OCCUPIED in states:
+        return OCCUPIED
+    return EMPTY if states == {EMPTY} else UNKNOWN
+
+
 def fuse(
     readings: Iterable[Reading],
     start: datetime,
@@ -134,13 +143,7 @@ def fuse(
             upcoming += 1
         active = [p for p in active if p.end > left]
         fresh = [p for p in active if p.end >= right]
-        states = {p.state for p in fresh}
-        if OCCUPIED in states:
-            state = OCCUPIED
-        elif fresh and states == {EMPTY}:
-            state = EMPTY
-        else:
-            state = UNKNOWN
+        state = combine({p.state for p in fresh})
         counts = [p.people for p in fresh if p.people is not None]
         peak = max(counts) if counts and state == OCCUPIED else (0 if state == EMPTY else None)
         sources = {p.source for p in fresh}

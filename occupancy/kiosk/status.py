@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from occupancy.fusion import DEFAULT_STALENESS, EMPTY, FALLBACK_STALENESS, OCCUPIED, UNKNOWN, Reading
+from occupancy.fusion import DEFAULT_STALENESS, EMPTY, FALLBACK_STALENESS, OCCUPIED, Reading, combine
 
 FREE, PENDING, BUSY = "free", "pending", "busy"
 
@@ -76,13 +76,7 @@ def occupancy_now(readings: Iterable[Reading], now: datetime,
     """Fuse each source's latest reading (``RoomSourceState``) into the room's occupancy at ``now``."""
     readings = list(readings)
     fresh = [r for r in readings if now < r.observed_at + staleness.get(r.source, FALLBACK_STALENESS)]
-    states = {r.state for r in fresh}
-    if OCCUPIED in states:
-        state = OCCUPIED
-    elif fresh and states == {EMPTY}:
-        state = EMPTY
-    else:
-        state = UNKNOWN
+    state = combine(r.state for r in fresh)
     counts = [r.people for r in fresh if r.people is not None and r.people >= 0]
     people = (max(counts) if counts else None) if state == OCCUPIED else (0 if state == EMPTY else None)
     expiries = [r.observed_at + staleness.get(r.source, FALLBACK_STALENESS) for r in fresh]
