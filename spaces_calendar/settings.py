@@ -272,6 +272,12 @@ KIOSK_DOCUMENT_MAX_AGE_S = env.float("KIOSK_DOCUMENT_MAX_AGE_S", 300.0, minimum=
 #: PostgreSQL: prepare the few statements of a poll once per connection (planning the status query costs more than
 #: running it). Turn off behind a connection pooler without prepared statements (PgBouncer < 1.21, transaction mode).
 KIOSK_PREPARED_STATEMENTS = env.bool("KIOSK_PREPARED_STATEMENTS", True)
+#: PostgreSQL: each web process listens for change notifications (triggers on bookings, sensor states, rooms and
+#: kiosk tokens) and answers polls from memory while it hears them; off, every poll reads the database. The suite
+#: turns it on only in the tests that commit their writes (a test's rolled-back writes never notify).
+KIOSK_CHANGE_FEED = env.bool("KIOSK_CHANGE_FEED", not TESTING)
+#: With the change feed on: the longest a process serves a room or token from memory without reading it again.
+KIOSK_CHANGE_FEED_TRUST_S = env.float("KIOSK_CHANGE_FEED_TRUST_S", 300.0, minimum=1)
 
 PROVIDER_CREDENTIALS = {
     "Microsoft 365": {"MICROSOFT_CLIENT_ID": MICROSOFT_CLIENT_ID, "MICROSOFT_CLIENT_SECRET": MICROSOFT_CLIENT_SECRET},

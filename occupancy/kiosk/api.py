@@ -24,7 +24,7 @@ from rest_framework.views import APIView
 
 from spaces_calendar.core.models import Building, Floor
 
-from . import documents, queries, tokens
+from . import documents, memory, queries, tokens
 from .auth import HasKioskGrant, JSONOnly, KioskTokenAuthentication, KioskTokenThrottle
 from .availability import availability_document, available_rooms
 from .conf import kiosk_settings
@@ -131,11 +131,12 @@ class RoomStatus(StatusView):
     def respond(self, grant: KioskGrant, params: Callable[[], Mapping[str, str]], kwargs: dict,
                 if_none_match: str | None) -> HttpResponse:
         now_ts = time.time()
-        row = queries.room_row(parse_id(kwargs["room_id"], "room_id"), now_ts)
-        return self.answer(grant, row, now_ts, if_none_match)
+        return self.answer(grant, memory.room(parse_id(kwargs["room_id"], "room_id"), now_ts), now_ts,
+                           if_none_match)
 
     def fast(self, request, kwargs: dict) -> HttpResponse | None:
-        """One query a poll: a token this process does not remember is read in the room's query."""
+        """At most one query a poll, none when the token and the room are remembered (``memory``); a token this
+        process does not remember is read in the room's query."""
         raw = tokens.bearer(request.META.get("HTTP_AUTHORIZATION"))
         if raw is None:
             return None
@@ -145,19 +146,21 @@ class RoomStatus(StatusView):
         room_id = parse_id(kwargs["room_id"], "room_id")
         now_ts = time.time()
         if grant is tokens.NOT_CACHED:
+            token_ticket, room_ticket = tokens.ticket(raw), memory.ticket(room_id)
             token, row = queries.token_and_room(tokens.prefix_of(raw), room_id, now_ts)
-            grant = tokens.remember(raw, token)
+            grant = tokens.remember(raw, token, token_ticket)
             if grant is None or not KioskTokenThrottle.count(request, grant):
                 return None
+            lookup = memory.Lookup(row, room_ticket)
         elif KioskTokenThrottle.count(request, grant):
-            row = queries.room_row(room_id, now_ts)
+            lookup = memory.room(room_id, now_ts)
         else:
             return None
-        return self.answer(grant, row, now_ts, request.META.get("HTTP_IF_NONE_MATCH"))
+        return self.answer(grant, lookup, now_ts, request.META.get("HTTP_IF_NONE_MATCH"))
 
     @staticmethod
-    def answer(grant: KioskGrant, row: queries.RoomRow | None, now_ts: float,
-               if_none_match: str | None) -> HttpResponse:
+    def answer(grant: KioskGrant, lookup: memory.Lookup, now_ts: float, if_none_match: str | None) -> HttpResponse:
+        row = lookup.row
         if row is None or row.tenant_id != grant.tenant_id:
             raise NotFound("No such room.")
         if not grant.covers(row.room_id, row.floor_id, row.building_id):
@@ -166,6 +169,8 @@ class RoomStatus(StatusView):
         if not entries:  # deleted while we rebuilt it
             raise NotFound("No such room.")
         entry = entries[0]
+        if not lookup.remembered:
+            memory.remember(row, entry, lookup.ticket, now_ts)
         return _conditional(if_none_match, documents.etag_one(entry),
                             lambda: documents.render_one(entry, now_ts))
 

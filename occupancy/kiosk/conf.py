@@ -24,6 +24,8 @@ class KioskSettings:
     document_max_age_s: float
     #: PostgreSQL: the poll's statements are prepared once per connection (see ``queries._fetch``).
     prepared_statements: bool
+    #: With the change feed live (``changes``): how long a room or token is answered from memory without a re-read.
+    change_feed_trust_s: float
 
 
 @cache  # read on every poll: a dataclass attribute is cheaper than settings.__getattr__
@@ -35,6 +37,7 @@ def kiosk_settings() -> KioskSettings:
         http_max_age_s=settings.KIOSK_HTTP_MAX_AGE_S,
         document_max_age_s=settings.KIOSK_DOCUMENT_MAX_AGE_S,
         prepared_statements=settings.KIOSK_PREPARED_STATEMENTS,
+        change_feed_trust_s=settings.KIOSK_CHANGE_FEED_TRUST_S,
     )
 
 

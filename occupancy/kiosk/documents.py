@@ -86,10 +86,11 @@ def rebuild(room_ids: Iterable[int], now: datetime) -> dict[int, Entry]:
         text = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
         body = "," + text[1:].replace(f'"{_PLACEHOLDER}"', SLOT, 1)
         etag = hashlib.sha256(body.encode()).hexdigest()[:32]
-        entries[room.pk] = Entry(room.pk, etag, body, occupancy.observed_at)
+        valid_until_ts = status.valid_until.timestamp()
+        entries[room.pk] = Entry(room.pk, etag, body, occupancy.observed_at, valid_until_ts)
         bv, ov = versions[room.pk]
         rows.append(KioskRoomStatus(room_id=room.pk, etag=etag, body=body,
-                                    valid_until_ts=status.valid_until.timestamp(), bookings_from=since,
+                                    valid_until_ts=valid_until_ts, bookings_from=since,
                                     booking_version=bv, recent_after=recent_after, occupancy_version=ov,
                                     computed_at=now))
     _store(rows)

@@ -45,6 +45,8 @@ class Entry:
     etag: str
     body: str
     observed_at: datetime | None
+    #: Epoch seconds: when the document may change by the clock alone (see ``KioskRoomStatus.valid_until_ts``).
+    valid_until_ts: float
 
 
 @dataclass(frozen=True)
@@ -222,7 +224,7 @@ def _row(values: Sequence, now_ts: float) -> RoomRow:
     good = etag is not None and valid_until_ts > now_ts and stored_bv == bv and stored_ov == ov
     observed_at = _moment(newest) if good else None
     return RoomRow(room_id, tenant_id, floor_id, building_id,
-                   Entry(room_id, etag, body, observed_at) if good else None)
+                   Entry(room_id, etag, body, observed_at, valid_until_ts) if good else None)
 
 
 def room_row(room_id: int, now_ts: float) -> RoomRow | None:

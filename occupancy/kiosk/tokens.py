@@ -3,11 +3,13 @@
 A token reads ``kt_<prefix>_<secret>``: the 8-character prefix is not secret (it is listed in the admin and finds
 the row), the secret is 43 URL-safe characters; only the SHA-256 of the whole token is stored.
 
-Each process remembers what it read about a token for ``KIOSK_TOKEN_CACHE_S`` seconds (default 10), so a poll
-does not query the token table. That is the bound on revocation: a revoked token stops working at once in the
-process that revoked it and within ``KIOSK_TOKEN_CACHE_S`` everywhere else. A change of its scope likewise.
-A room panel polls about as often as that, so its token is often not remembered: the one-room status endpoint
-then reads the token in the same query as the room (``queries.token_and_room``), never in a query of its own.
+Each process remembers what it read about a token, so a poll does not query the token table. With the change feed
+live (PostgreSQL, ``changes``) it hears every change to a token and its rooms: a revocation or a scope change takes
+effect everywhere within milliseconds, and a token is remembered for ``KIOSK_CHANGE_FEED_TRUST_S`` (default
+300 s). Without it a token is remembered for ``KIOSK_TOKEN_CACHE_S`` (default 10 s), which is then the bound on
+revocation in the other processes (the revoking process forgets at once). A room panel polls about as often as
+that, so its token is then often not remembered: the one-room status endpoint reads it in the same query as the
+room (``queries.token_and_room``), never in a query of its own.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from django.utils import timezone
 
 from spaces_calendar.core.models import Building, Floor, Room, Tenant
 
-from . import queries
+from . import changes, queries
 from .conf import kiosk_settings
 from .models import KioskToken
 
@@ -141,8 +143,8 @@ def authenticate(raw: str) -> KioskGrant | None:
     """The grant of a valid, unrevoked token; None for anything else."""
     grant = cached(raw)
     if grant is NOT_CACHED:
-        prefix = prefix_of(raw)
-        grant = remember(raw, queries.token_row(prefix))
+        stamp = ticket(raw)
+        grant = remember(raw, queries.token_row(prefix_of(raw)), stamp)
     return grant
 
 
@@ -162,13 +164,48 @@ def cached(raw: str) -> KioskGrant | None | object:
     return _check(entry, raw)
 
 
-def remember(raw: str, row: tuple | None) -> KioskGrant | None:
-    """Cache a token row (``queries.token_row``; None: no such prefix) for ``KIOSK_TOKEN_CACHE_S``; the grant."""
-    entry = _entry(row, time.monotonic() + kiosk_settings().token_cache_s)
+def ticket(raw: str) -> changes.Ticket | None:
+    """Take before reading a token row, to remember it for long (``remember``); None without a live change feed."""
+    feed, prefix = changes.feed(), prefix_of(raw)
+    return feed.ticket(_key(prefix)) if feed is not None and prefix is not None else None
+
+
+def remember(raw: str, row: tuple | None, stamp: changes.Ticket | None = None) -> KioskGrant | None:
+    """Cache a token row (``queries.token_row``; None: no such prefix); returns its grant.
+
+    With a ticket of the live change feed (``ticket``, taken before the read) for ``KIOSK_CHANGE_FEED_TRUST_S``,
+    since any change to the token will be heard; else for ``KIOSK_TOKEN_CACHE_S``.
+    """
+    conf, prefix = kiosk_settings(), prefix_of(raw)
+    feed = changes.feed() if stamp is not None else None
+    entry = _entry(row, time.monotonic() + (conf.change_feed_trust_s if feed is not None else conf.token_cache_s))
+    if feed is not None:
+        # Not kept when a change of the token was heard during the read; this request still gets its answer.
+        feed.store(_key(prefix), stamp, lambda: _put(prefix, entry))
+    else:
+        _put(prefix, entry)
+    return _check(entry, raw)
+
+
+def _put(prefix: str, entry: _Cached) -> None:
     if len(_cache) >= _CACHE_LIMIT:
         _cache.clear()
-    _cache[prefix_of(raw)] = entry
-    return _check(entry, raw)
+    _cache[prefix] = entry
+
+
+def _key(prefix: str) -> str:
+    return f"t:{prefix}"
+
+
+def _drop(key: str | None) -> None:
+    """The change feed heard of a change to a token (``t:<prefix>``) or lost track of everything (None)."""
+    if key is None:
+        _cache.clear()
+    elif key.startswith("t:"):
+        _cache.pop(key[2:], None)
+
+
+changes.subscribe(_drop)
 
 
 def _check(entry: _Cached, raw: str) -> KioskGrant | None:

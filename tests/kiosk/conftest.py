@@ -12,7 +12,7 @@ from django.test import Client
 from django.utils import timezone
 
 from occupancy.intake import RoomKey, Signal, record
-from occupancy.kiosk import ratelimit, tokens
+from occupancy.kiosk import memory, ratelimit, tokens
 from spaces_calendar.calendars.models import Booking
 from spaces_calendar.core.models import Building, Floor, Room, Tenant
 from tests.factories import make_room, make_tenant
@@ -27,17 +27,19 @@ def _fast_passwords(settings):
 
 @pytest.fixture(autouse=True)
 def _fresh_caches():
-    """Token, last-used and rate-limit memories are per process: one test's must not leak into the next."""
+    """Token, room, last-used and rate-limit memories are per process: one test's must not leak into the next."""
     tokens._cache.clear()
     tokens._touched.clear()
     tokens._flush_after[0] = 0.0
     ratelimit.forget()
+    memory.forget()
     cache.clear()
     yield
     tokens._cache.clear()
     tokens._touched.clear()
     tokens._flush_after[0] = 0.0
     ratelimit.forget()
+    memory.forget()
     cache.clear()
 
 
