@@ -50,6 +50,8 @@ class Connection(asyncio.Protocol):
         self.done: Callable[[Connection, int, bytes | None], None] | None = None
         self.path = ""
         self.alive = False
+        self.keep_body = False  # learning needs /bench/worker's body; the load never reads one
+        self.body = b""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # asyncio sets TCP_NODELAY on TCP sockets
@@ -92,6 +94,8 @@ class Connection(asyncio.Protocol):
             stop = head.find(b"\r\n", at + 2)
             etag = head[at + 7:stop if stop >= 0 else len(head)].strip()
         closing = b"\r\nconnection: close" in lower
+        if self.keep_body:
+            self.body = bytes(buffer[body_start:end])
         del buffer[:end]
         done, self.done = self.done, None
         if closing:
@@ -188,7 +192,30 @@ class Generator:
     # --- learning ETags ---------------------------------------------------------------------------------------
 
     async def learn(self) -> int:
-        """Fetch every target once (no If-None-Match), over all connections, to know their ETags."""
+        """Fetch every target once per gunicorn worker (no If-None-Match), to know their ETags and so that each
+        worker has read every room once, as it has in steady state: the connections are grouped by the worker
+        that serves them (``/bench/worker``) and each target is fetched on one connection of each group."""
+        workers: dict[int, list[Connection]] = {}
+        asked = [self.loop.create_future() for _ in self.connections]
+
+        def answered(future: asyncio.Future) -> Callable[[Connection, int, bytes | None], None]:
+            def done(connection: Connection, status: int, etag: bytes | None) -> None:
+                future.set_result((connection, status, connection.body))
+            return done
+
+        for connection, future in zip(list(self.connections), asked, strict=True):
+            connection.keep_body = True
+            connection.send("/bench/worker", self.request("/bench/worker", "", False), answered(future))
+        for connection, status, body in await asyncio.gather(*asked):
+            connection.keep_body = False
+            if status == 200:
+                workers.setdefault(json.loads(body)["pid"], []).append(connection)
+        self.workers_primed = len(workers)
+        # All groups at once: a connection left idle for gunicorn's keep-alive (2 s) would be closed.
+        await asyncio.gather(*(self._learn_on(group) for group in workers.values()))
+        return len(self.etags)
+
+    async def _learn_on(self, connections: list[Connection]) -> None:
         todo = deque(self.targets)
         done_all = self.loop.create_future()
         active = [0]
@@ -207,10 +234,9 @@ class Generator:
             elif active[0] == 0 and not done_all.done():
                 done_all.set_result(None)
 
-        for connection in list(self.connections):
+        for connection in connections:
             step(connection)
         await done_all
-        return len(self.etags)
 
     # --- the run ----------------------------------------------------------------------------------------------
 
@@ -326,6 +352,7 @@ async def main() -> None:
         "unanswered": unanswered,
         "reconnects": generator.reconnects,
         "learned": learned,
+        "workers_primed": getattr(generator, "workers_primed", 0),
         "connections": len(generator.connections),
         "cpu_s": (cpu[1] - cpu[0]) if len(cpu) == 2 else None,
     }), flush=True)

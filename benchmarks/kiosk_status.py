@@ -29,8 +29,13 @@ request for a random room with that room's token. Each scenario warms up, then m
 (a) the ceiling, ``/bench/constant``, closed loop (each connection sends again as soon as it has its answer); run
     first and last, the higher of the two is the ceiling (the stricter verdict);
 (b) status, closed loop, no ``If-None-Match``: 200s;
-(c) status, closed loop, the ETag the client got before in ``If-None-Match``: 304s (the generator first fetches
-    every room once, before the warm-up, to learn them);
+(c) status, closed loop, the ETag the client got before in ``If-None-Match``: 304s.
+
+Before (b), (c) and (e) the generator fetches every room once *per gunicorn worker* (it groups its connections by
+the worker that serves them, ``/bench/worker``): to learn the ETags, and so that each worker has read each room
+once, as it has in steady state, when every panel polls its room every few seconds. On PostgreSQL a worker then
+answers from memory (``occupancy/kiosk/changes.py``) until a change is heard; without that priming a random
+choice among 5,000 rooms would leave a 15 s window mostly measuring first reads.
 (d) a floor screen: ``rooms/status?building=..&floor=..`` (50 rooms) with the building's token, 200s;
 (e) open loop: ``--rate`` requests/s on the status endpoint, ``--open-mix`` of them with ``If-None-Match``, latency
     from each request's scheduled send time (a stall is billed to every request it delayed: no coordinated
@@ -117,10 +122,22 @@ class Result:
     rebuilt: int
     reconnects: int
     learned: int
+    workers_primed: int
     rate: float | None = None
     ratio: float | None = None
     target: str = ""
     verdict: str = ""
+
+
+@dataclass
+class Freshness:
+    """How long a booking write takes to show in the API (any worker), measured after the load scenarios."""
+
+    changes: int
+    p50_ms: float
+    max_ms: float
+    polls_after: int  # polls on fresh connections after the first fresh answer
+    stale_after: int  # of those, answered with the old document
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -485,7 +502,53 @@ def run_scenario(scenario: Scenario, server: subprocess.Popen, port: int, world:
         other_cpu=max(machine_used - server_used - generator_cpu - database_used, 0.0), machine_cpu=machine_used,
         rebuilt=rebuilt_between(world, low, low + args.seconds),
         reconnects=sum(report["reconnects"] for report in reports),
-        learned=sum(report["learned"] for report in reports), rate=scenario.rate)
+        learned=sum(report["learned"] for report in reports),
+        workers_primed=max(report["workers_primed"] for report in reports), rate=scenario.rate)
+
+
+def _status(port: int, room_id: int, token: str, etag: str | None = None) -> tuple[int, str]:
+    """One poll on a connection of its own (so that polls land on every gunicorn worker): status, ETag."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        headers = {"Authorization": f"Bearer {token}", **({"If-None-Match": etag} if etag else {})}
+        conn.request("GET", f"/api/v1/rooms/{room_id}/status", headers=headers)
+        response = conn.getresponse()
+        response.read()
+        return response.status, response.getheader("ETag") or ""
+    finally:
+        conn.close()
+
+
+def freshness(world: World, port: int, rng: random.Random, changes: int = 20, polls: int = 20) -> Freshness:
+    """Write a booking the way a calendar sync does (its own transaction) and poll until the API shows it: the
+    delay from commit to a fresh answer, and whether any worker answers with the old document afterwards. The
+    booking starts 5 s later, so it is the room's next booking whatever else the room has."""
+    from django.utils import timezone
+
+    from spaces_calendar.calendars.models import Booking
+
+    delays, stale = [], 0
+    for room_id, _floor, _building in rng.sample(world.rooms, min(changes, len(world.rooms))):
+        token = world.room_tokens[room_id]
+        _code, before = _status(port, room_id, token)
+        start = timezone.now() + timedelta(seconds=5)
+        Booking.objects.create(room_id=room_id, external_id=f"bench-fresh-{room_id}", start=start,
+                               end=start + timedelta(minutes=10), subject="Fresh")
+        written = time.perf_counter()
+        while True:
+            code, after = _status(port, room_id, token, before)
+            if code == 200 and after != before:
+                delays.append((time.perf_counter() - written) * 1000)
+                break
+            if time.perf_counter() - written > 10:
+                raise RuntimeError(f"room {room_id}: the new booking did not show within 10 s")
+        for _ in range(polls):
+            code, tag = _status(port, room_id, token, after)
+            stale += tag == before
+    delays.sort()
+    return Freshness(len(delays), delays[len(delays) // 2], delays[-1], polls * len(delays), stale)
 
 
 def percentile(values: list[int], share: float) -> float:
@@ -504,7 +567,7 @@ def scenarios(world: World, args: argparse.Namespace) -> list[Scenario]:
                       f"Authorization: Bearer {world.building_tokens[building]}\r\n") for floor, building in floors]
     plan = {
         "a": Scenario("(a) ceiling: constant JSON", "/bench/constant", constant),
-        "b": Scenario("(b) status, 200", "/api/v1/rooms/{id}/status", status),
+        "b": Scenario("(b) status, 200", "/api/v1/rooms/{id}/status", status, learn=True),
         "c": Scenario("(c) status, 304 (If-None-Match)", "/api/v1/rooms/{id}/status", status, conditional=1.0,
                       learn=True),
         "d": Scenario(f"(d) floor screen, {ROOMS_PER_FLOOR} rooms, 200", "/api/v1/rooms/status?building=..&floor=..",
@@ -710,10 +773,12 @@ def main() -> None:
         server = start_gunicorn(port, args.web_workers, args.threads)
         try:
             results = [run_scenario(scenario, server, port, world, args) for scenario in scenarios(world, args)]
+            step("freshness: booking writes until every worker shows them")
+            fresh = freshness(world, port, rng)
         finally:
             stop_gunicorn(server)
         ceiling = judge(results)
-        report(results, world, args, connection.vendor, ceiling)
+        report(results, world, args, connection.vendor, ceiling, fresh)
     finally:
         try:
             if world is not None and os.environ.get("DATABASE_URL") and not args.keep:
@@ -724,15 +789,19 @@ def main() -> None:
 
 
 def report(results: list[Result], world: World, args: argparse.Namespace, database: str,
-           ceiling: float | None) -> None:
+           ceiling: float | None, fresh: Freshness) -> None:
     if args.json:
         print(json.dumps({"rooms": len(world.rooms), "bookings": world.bookings, "database": database,
                           "web_workers": args.web_workers, "connections": args.connections,
                           "generators": args.generators, "seconds": args.seconds, "warmup": args.warmup,
                           "ceiling_rps": ceiling, "document_states": world.states, "load_before": world.load_before,
-                          "results": [asdict(row) for row in results]}, indent=2), flush=True)
+                          "results": [asdict(row) for row in results], "freshness": asdict(fresh)}, indent=2),
+              flush=True)
     else:
         print_table(results, world, args, database, ceiling)
+        print(f"freshness: {fresh.changes} booking writes shown after p50 {fresh.p50_ms:.1f} ms, max "
+              f"{fresh.max_ms:.1f} ms (commit to the first fresh answer, a new connection per poll); then "
+              f"{fresh.stale_after} of {fresh.polls_after} polls answered with the old document")
         sys.stdout.flush()
 
 

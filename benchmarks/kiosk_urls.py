@@ -5,6 +5,8 @@ first, it resolves one step sooner than the status URL, which resolves as in pro
 status document as a constant. Only ``benchmarks/kiosk_settings.py`` uses this module.
 """
 
+import os
+
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
 
@@ -31,5 +33,16 @@ def constant(request: HttpRequest) -> JsonResponse:
     return JsonResponse(CONSTANT)
 
 
+def worker(request: HttpRequest) -> JsonResponse:
+    """Which gunicorn worker holds this connection, once its kiosk change feed listens (the load generator primes
+    each worker's memory of the rooms through connections it knows to be on that worker)."""
+    from occupancy.kiosk import changes
+
+    feed = changes.feed()
+    live = feed.wait_live(10) if feed is not None else False
+    return JsonResponse({"pid": os.getpid(), "change_feed": live})
+
+
 # The project's patterns themselves, not an include() of them: the kiosk URLs resolve exactly as in production.
-urlpatterns = [path("bench/constant", constant, name="bench-constant"), *project_urls.urlpatterns]
+urlpatterns = [path("bench/constant", constant, name="bench-constant"), path("bench/worker", worker),
+               *project_urls.urlpatterns]
