@@ -16,6 +16,9 @@ Why this stays correct:
   first LISTEN, after a lost connection, while it reconnects) ``live`` is false: no ticket is handed out, nothing is
   stored, and everything stored before is dropped, so every poll reads the database, as on SQLite. Reconnecting
   LISTENs first and only then goes live again, with a new epoch that voids tickets from before.
+* **A listener that hears nothing.** The listener sends itself a notification after LISTEN and every heartbeat
+  (10 s) and counts as connected only while they come back; behind a connection pooler that cannot LISTEN
+  (PgBouncer in transaction mode) it never goes live.
 * **Delay.** A change shows once the listener has heard it: milliseconds after its commit, not at the next request
   exactly. ``KIOSK_CHANGE_FEED_TRUST_S`` bounds how long anything is served from memory without a re-read, as a
   backstop for writes made with triggers disabled (``session_replication_role = replica``, a restore).
@@ -29,6 +32,7 @@ import contextlib
 import functools
 import logging
 import os
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -46,6 +50,7 @@ APPLICATION_NAME = "spaces-calendar kiosk listener"
 Ticket = tuple[int, int]
 Subscriber = Callable[[str | None], None]  # a changed key, or None for everything
 _WAKE_S = 0.5
+_PING = "ping:"  # our own heartbeat notifications, heard by every listener and ignored by the others
 _GENERATIONS_LIMIT = 200_000  # keys remembered; past it the epoch moves on, which voids every ticket at once
 
 
@@ -136,24 +141,20 @@ class ChangeFeed:
         return self._listener_pid
 
     def _run(self) -> None:
-        backoff = 0.5
+        backoff = min(0.5, self._backoff_max_s)
         while not self._stop.is_set():
             conn = None
             try:
                 conn = self._connect()
                 conn.execute(f"LISTEN {CHANNEL}")
+                # Live only once a notification of our own has come back: behind a pooler that cannot LISTEN
+                # (PgBouncer in transaction mode) it never does, and every poll keeps reading the database.
+                self._echo(conn, self._ping(conn))
                 self._listener_pid = conn.info.backend_pid
                 self._reset(live=True)  # after LISTEN: every change from here on is heard
                 logger.info("kiosk change feed listening (backend %s)", self._listener_pid)
-                backoff = 0.5
-                checked = time.monotonic()
-                while not self._stop.is_set():
-                    # Short waits, so that stop() does not wait for a heartbeat.
-                    for note in conn.notifies(timeout=min(_WAKE_S, self._heartbeat_s)):
-                        self.changed(note.payload)
-                    if time.monotonic() - checked >= self._heartbeat_s:
-                        conn.execute("SELECT 1")  # a dead server shows here, not only when a change is due
-                        checked = time.monotonic()
+                backoff = min(0.5, self._backoff_max_s)
+                self._listen(conn)
             except Exception as exc:  # noqa: BLE001 - any failure means: not live, read the database, retry
                 if not self._stop.is_set():
                     logger.warning("kiosk change feed disconnected (%s: %s); polls read the database until it "
@@ -166,6 +167,35 @@ class ChangeFeed:
                         conn.close()
             self._stop.wait(backoff)
             backoff = min(backoff * 2, self._backoff_max_s)
+
+    def _listen(self, conn) -> None:
+        """Hear changes until stopped; every heartbeat, a ping that must come back (the LISTEN still holds)."""
+        ping, sent = None, time.monotonic()
+        while not self._stop.is_set():
+            # Short waits, so that stop() does not wait for a heartbeat.
+            for note in conn.notifies(timeout=min(_WAKE_S, self._heartbeat_s)):
+                if note.payload == ping:
+                    ping = None
+                elif not note.payload.startswith(_PING):
+                    self.changed(note.payload)
+            waited = time.monotonic() - sent
+            if ping is not None and waited >= self._heartbeat_s:
+                raise ConnectionError(f"our own notification did not come back within {waited:.0f} s")
+            if ping is None and waited >= self._heartbeat_s:
+                ping, sent = self._ping(conn), time.monotonic()
+
+    def _echo(self, conn, ping: str) -> None:
+        deadline = time.monotonic() + self._heartbeat_s
+        while time.monotonic() < deadline and not self._stop.is_set():
+            if any(note.payload == ping for note in conn.notifies(timeout=min(_WAKE_S, self._heartbeat_s))):
+                return
+        raise ConnectionError("LISTEN does not hear this connection's own NOTIFY (a connection pooler?)")
+
+    @staticmethod
+    def _ping(conn) -> str:
+        payload = f"{_PING}{os.getpid()}:{secrets.token_hex(4)}"
+        conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
+        return payload
 
 
 def _listener_connector() -> Callable[[], object]:

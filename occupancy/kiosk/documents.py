@@ -5,12 +5,13 @@ A stored document is served while the room's booking and occupancy fingerprints 
 stale) has not passed; otherwise it is rebuilt, in one batch for a many-room request.
 
 Staleness bound: a change to a room's bookings or sensor values shows in the very next request after it is
-committed. What is not fingerprinted (a renamed room, a booking that began more than 12 h before the document was
-built) shows within ``KIOSK_DOCUMENT_MAX_AGE_S`` (default 5 min); the tenant's rules (subjects, grace window), when
-changed on the Occupancy rules page, drop the stored documents (``occupancy.rules``) and show at the next poll.
-Nothing depends on a signal or a shared cache, so this holds in every web process with the default per-process
-cache, for bookings written by any path (calendar sync in a worker, the admin, a script) and for sensor states
-written by the Firehose receiver; ``bookings_changed`` needs no receiver here.
+committed (on PostgreSQL, where web processes answer from memory: as soon as the process has heard of it, see
+``changes``). What is not fingerprinted (a renamed room, a booking that began more than 12 h before the document
+was built) shows within ``KIOSK_DOCUMENT_MAX_AGE_S`` (default 5 min); the tenant's rules (subjects, grace window),
+when changed on the Occupancy rules page, drop the stored documents (``occupancy.rules``) and show at the next
+poll. Nothing depends on a Django signal or a shared cache, so this holds in every web process, for bookings
+written by any path (calendar sync in a worker, the admin, a script, SQL) and for sensor states written by the
+Firehose receiver; ``bookings_changed`` needs no receiver here.
 
 ``data_age_s`` and ``occupancy.observed_at`` change with every sensor report, not only when the status does: they
 are filled in from the live newest reading when served, and are not part of the (therefore weak) ETag.

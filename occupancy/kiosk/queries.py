@@ -13,9 +13,10 @@ builds itself, so stored and fresh ones compare equal on SQLite and PostgreSQL a
   document was built (``recent_after`` is early enough that every such source reported before it).
 
 The newest ``observed_at`` is read live and put into the served document, so it is always current without a
-rebuild. A room panel's token that the process does not remember is read in the same query as its room
-(``token_and_room``), so a poll is one round trip to the database either way: on a 2-core machine that round trip
-costs more than the rest of the poll. On PostgreSQL the poll's statements are prepared once per connection (see
+rebuild (a process answering from memory, ``memory``, hears of every new reading and reads the room again). A room
+panel's token that the process does not remember is read in the same query as its room (``token_and_room``), so a
+poll that reads the database is one round trip either way: on a 2-core machine that round trip costs more than the
+rest of the poll. On PostgreSQL the poll's statements are prepared once per connection (see
 ``_fetch``). The SQL is assembled from quoted names and ``%s`` placeholders only (hence the S608 waivers).
 """
 

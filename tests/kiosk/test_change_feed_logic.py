@@ -21,11 +21,14 @@ class Listening:
 
     def __init__(self, notes: queue.Queue, pid: int) -> None:
         self.notes, self.info, self.statements, self.closed = notes, SimpleNamespace(backend_pid=pid), [], False
+        self.echo = True  # a pooler in transaction mode would not bring our own notifications back
 
-    def execute(self, sql: str) -> None:
+    def execute(self, sql: str, params: tuple = ()) -> None:
         if self.closed:
             raise ConnectionError("the server closed the connection")
         self.statements.append(sql)
+        if sql.startswith("SELECT pg_notify") and self.echo:
+            self.notes.put(params[1])
 
     def notifies(self, timeout: float):
         deadline = time.monotonic() + timeout
@@ -50,11 +53,13 @@ class Server:
         self.notes: queue.Queue = queue.Queue()
         self.connections: list[Listening] = []
         self.refuse = threading.Event()
+        self.echo = True
 
     def connect(self) -> Listening:
         if self.refuse.is_set():
             raise ConnectionError("connection refused")
         conn = Listening(self.notes, pid=len(self.connections) + 1)
+        conn.echo = self.echo
         self.connections.append(conn)
         return conn
 
@@ -136,6 +141,22 @@ def test_a_lost_connection_clears_everything_until_it_listens_again(server, feed
     assert feed.wait_live(5) and len(server.connections) == 2 and feed.listener_pid == 2
     assert not _kept(feed, "r:7", ticket)  # a ticket from before the outage stays void
     assert _kept(feed, "r:7", feed.ticket("r:7"))
+
+
+def test_a_listener_that_does_not_hear_its_own_notifications_never_goes_live(server, feed):
+    server.echo = False
+    feed.start()
+    time.sleep(0.3)
+    assert not feed.live and feed.ticket("r:1") is None
+    assert len(server.connections) >= 2  # it gave up on each and tried again
+
+
+def test_a_listen_that_stops_hearing_is_noticed_by_the_heartbeat(server, feed):
+    feed.start()
+    assert feed.wait_live(5)
+    server.connections[0].echo = False  # still "connected", but its pings are lost
+    _until(lambda: not feed.live)
+    assert None in feed.heard
 
 
 def test_a_dead_server_is_noticed_by_the_heartbeat_without_any_change(server, feed):
