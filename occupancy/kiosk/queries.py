@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache, lru_cache
+from typing import NamedTuple
 
 from django.db import connection
 
@@ -38,9 +39,12 @@ from .conf import kiosk_settings
 from .models import KioskRoomStatus, KioskToken
 
 
-@dataclass(frozen=True)
-class Entry:
-    """A room's stored document and its live newest reading: what the API needs to answer."""
+class Entry(NamedTuple):
+    """A room's stored document and its live newest reading: what the API needs to answer.
+
+    Named tuples, here and in ``RoomRow``: a web process keeps thousands of them (``memory``), and tuples of plain
+    values are the one kind of object the garbage collector stops scanning.
+    """
 
     room_id: int
     etag: str
@@ -50,8 +54,7 @@ class Entry:
     valid_until_ts: float
 
 
-@dataclass(frozen=True)
-class RoomRow:
+class RoomRow(NamedTuple):
     """One room as the request query sees it: where it is, and its document when that is still good."""
 
     room_id: int

@@ -35,10 +35,11 @@ from .models import KioskToken
 
 PREFIX_LENGTH = 8
 _TOUCH_EVERY = timedelta(minutes=1)  # last_used_at is for people ("used today?"), not worth a write per poll
+_NONE: frozenset[int] = frozenset()  # shared by every grant without rooms, a floor or a building
 _CACHE_LIMIT = 10_000  # entries; a flood of made-up prefixes must not grow the memory without end
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class KioskGrant:
     """What a valid token may read: rooms of one tenant."""
 
@@ -53,7 +54,7 @@ class KioskGrant:
         return room_id in self.room_ids or floor_id in self.floor_ids or building_id in self.building_ids
 
 
-@dataclass
+@dataclass(slots=True)  # thousands per process: no __dict__ each for the garbage collector to scan
 class _Cached:
     expires: float
     key_hash: str
@@ -220,9 +221,9 @@ def _entry(row: tuple | None, expires: float) -> _Cached:
         return _Cached(expires, "", None, 0.0)
     token_id, tenant_id, key_hash, _revoked, last_used_at, floor_id, building_id, room_ids = row
     grant = KioskGrant(
-        token_id=token_id, tenant_id=tenant_id, room_ids=frozenset(room_ids),
-        floor_ids=frozenset([floor_id] if floor_id else []),
-        building_ids=frozenset([building_id] if building_id else []),
+        token_id=token_id, tenant_id=tenant_id, room_ids=frozenset(room_ids) if room_ids else _NONE,
+        floor_ids=frozenset([floor_id]) if floor_id else _NONE,
+        building_ids=frozenset([building_id]) if building_id else _NONE,
     )
     if last_used_at is None:
         return _Cached(expires, key_hash, grant, 0.0, first_use=True)
