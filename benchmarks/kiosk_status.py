@@ -39,7 +39,10 @@ choice among 5,000 rooms would leave a 15 s window mostly measuring first reads.
 (d) a floor screen: ``rooms/status?building=..&floor=..`` (50 rooms) with the building's token, 200s;
 (e) open loop: ``--rate`` requests/s on the status endpoint, ``--open-mix`` of them with ``If-None-Match``, latency
     from each request's scheduled send time (a stall is billed to every request it delayed: no coordinated
-    omission).
+    omission);
+(f) as (e), but as the window starts every room's document goes out of date at once (they are deleted), as at
+    :00 when thousands of bookings start together: the window shows the rebuilds (no target; (e) is the steady
+    state).
 
 Reported: requests/s, p50/p99/max latency, status codes (anything but 200/304 counts as an error), the CPU used over
 the window by gunicorn (master + workers), by the load generator, by PostgreSQL's backends for this database and by
@@ -307,6 +310,14 @@ def prewarm(world: World) -> None:
     world.states = states
 
 
+def expire_documents(world: World) -> None:
+    """Every room's document out of date at once, as when thousands of bookings start at :00: each is deleted
+    (which every web process hears of), so the next poll of each room rebuilds it."""
+    from occupancy.kiosk.models import KioskRoomStatus
+
+    KioskRoomStatus.objects.filter(room__tenant_id=world.tenant_id).delete()
+
+
 def rebuilt_between(world: World, low: float, high: float) -> int:
     from occupancy.kiosk.models import KioskRoomStatus
 
@@ -443,6 +454,8 @@ class Scenario:
     conditional: float = 0.0
     learn: bool = False
     rate: float | None = None
+    #: At the window's start, every stored document goes out of date at once (as at :00 when bookings cluster).
+    boundary: bool = False
 
 
 def run_scenario(scenario: Scenario, server: subprocess.Popen, port: int, world: World,
@@ -472,6 +485,8 @@ def run_scenario(scenario: Scenario, server: subprocess.Popen, port: int, world:
         process.stdin.flush()
     low = start + args.warmup
     time.sleep(max(low - time.time(), 0))
+    if scenario.boundary:
+        expire_documents(world)
     server0, database0, machine0 = server_cpu(server), database_cpu(), machine_cpu()
     time.sleep(max(low + args.seconds - time.time(), 0))
     server1, database1, machine1 = server_cpu(server), database_cpu(), machine_cpu()
@@ -575,8 +590,11 @@ def scenarios(world: World, args: argparse.Namespace) -> list[Scenario]:
         "e": Scenario(f"(e) status, open loop {args.rate:g}/s, {args.open_mix:.0%} with If-None-Match",
                       "/api/v1/rooms/{id}/status", status, mode="open", conditional=args.open_mix, learn=True,
                       rate=args.rate),
+        "f": Scenario("(f) as (e), every document out of date at the window's start (:00)",
+                      "/api/v1/rooms/{id}/status", status, mode="open", conditional=args.open_mix, learn=True,
+                      rate=args.rate, boundary=True),
     }
-    chosen = [plan[letter] for letter in "abcde" if letter in args.scenarios]
+    chosen = [plan[letter] for letter in "abcdef" if letter in args.scenarios]
     if "a" in args.scenarios and len(chosen) > 1:
         chosen.append(Scenario("(a') ceiling again", "/bench/constant", constant))
     return chosen
@@ -730,7 +748,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--open-mix", type=float, default=0.5, help="share of (e) sent with If-None-Match")
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers (manage.py up: 2)")
     parser.add_argument("--threads", type=int, help="threads per gunicorn worker, an experiment (manage.py up: 4)")
-    parser.add_argument("--scenarios", default="abcde", help="which of (a)-(e) to run, e.g. ac (default: all)")
+    parser.add_argument("--scenarios", default="abcdef", help="which of (a)-(f) to run, e.g. ac (default: all)")
     parser.add_argument("--profile", type=int, metavar="N", default=0,
                         help="instead of the load runs: time N requests of each kind in this process, and cProfile")
     parser.add_argument("--quick", action="store_true", help="500 rooms, 2 s windows, 1 s warm-ups (about 30 s)")
@@ -741,9 +759,9 @@ def parse_args() -> argparse.Namespace:
     if args.quick:
         args.rooms, args.seconds, args.warmup = min(args.rooms, 500), min(args.seconds, 2.0), min(args.warmup, 1.0)
     if min(args.rooms, args.connections, args.generators, args.web_workers) < 1 or args.seconds <= 0 or \
-            args.rate <= 0 or not 0 <= args.open_mix <= 1 or not args.scenarios or set(args.scenarios) - set("abcde"):
+            args.rate <= 0 or not 0 <= args.open_mix <= 1 or not args.scenarios or set(args.scenarios) - set("abcdef"):
         parser.error("--rooms, --connections, --generators, --web-workers >= 1; --seconds, --rate > 0; "
-                     "--open-mix in 0..1; --scenarios letters from abcde")
+                     "--open-mix in 0..1; --scenarios letters from abcdef")
     return args
 
 

@@ -24,7 +24,7 @@ from rest_framework.views import APIView
 
 from spaces_calendar.core.models import Building, Floor
 
-from . import documents, memory, queries, tokens
+from . import documents, memory, queries, sweep, tokens
 from .auth import HasKioskGrant, JSONOnly, KioskTokenAuthentication, KioskTokenThrottle
 from .availability import availability_document, available_rooms
 from .conf import kiosk_settings
@@ -165,10 +165,9 @@ class RoomStatus(StatusView):
             raise NotFound("No such room.")
         if not grant.covers(row.room_id, row.floor_id, row.building_id):
             raise PermissionDenied("This room is not in the kiosk token's scope.")
-        entries = [row.entry] if row.entry else documents.current_entries([row])
-        if not entries:  # deleted while we rebuilt it
+        entry = row.entry or sweep.entry_for(row, now_ts)
+        if entry is None:  # deleted while we rebuilt it
             raise NotFound("No such room.")
-        entry = entries[0]
         if not lookup.remembered:
             memory.remember(row, entry, lookup.ticket, now_ts)
         return _conditional(if_none_match, documents.etag_one(entry),

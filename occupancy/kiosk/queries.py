@@ -259,6 +259,24 @@ def room_rows(selection: Selection, now_ts: float) -> list[RoomRow]:
     return [_row(values, now_ts) for values in _fetch(sql, params)]
 
 
+@cache
+def _out_of_date_sql() -> str:
+    status = f"s.{_q('room_id')}"
+    return (f"SELECT r.{_q('id')}, r.{_q('tenant_id')}, r.{_q('floor_id')}, f.{_q('building_id')} "  # noqa: S608
+            f"FROM {_q(Room._meta.db_table)} r "
+            f"INNER JOIN {_q(Floor._meta.db_table)} f ON f.{_q('id')} = r.{_q('floor_id')} "
+            f"LEFT OUTER JOIN {_q(KioskRoomStatus._meta.db_table)} s ON {status} = r.{_q('id')} "
+            f"WHERE r.{_q('tenant_id')} = %s AND ({status} IS NULL OR s.{_q('valid_until_ts')} <= %s) "
+            f"ORDER BY RANDOM() LIMIT %s")
+
+
+def out_of_date(tenant_id: int, now_ts: float, limit: int) -> list[RoomRow]:
+    """Up to ``limit`` rooms of a tenant whose stored document is missing or ran out of time, in random order
+    (so that two processes sweeping at once mostly take different rooms); their ``entry`` is None."""
+    return [RoomRow(room_id, tenant, floor, building, None)
+            for room_id, tenant, floor, building in _fetch(_out_of_date_sql(), [tenant_id, now_ts, limit])]
+
+
 def versions(room_ids: Sequence[int], bookings_from: datetime,
              recent_after: datetime) -> dict[int, tuple[str, str]]:
     """The current fingerprints of ``room_ids`` for a document built with these cutoffs."""
