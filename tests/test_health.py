@@ -78,3 +78,9 @@ def test_the_suite_runs_on_the_database_and_broker_ci_asked_for(client):
     expected_vendor = "postgresql" if os.environ.get("TEST_DATABASE_URL") else "sqlite"
     expected_transport = "redis" if os.environ.get("TEST_BROKER_URL", "").startswith("redis") else "sqla"
     assert (checks["database"]["vendor"], checks["broker"]["transport"]) == (expected_vendor, expected_transport)
+
+
+def test_the_kiosk_change_feed_is_reported_and_never_fails_the_check(client):
+    record_heartbeat("celery@test")
+    check = client.get("/healthz").json()["checks"]["kiosk_change_feed"]
+    assert check == {"ok": True, "state": "off"}  # the suite runs without it (see tests/kiosk/test_change_feed.py)

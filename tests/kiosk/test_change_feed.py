@@ -77,6 +77,10 @@ def remembered(kiosk, room) -> str:
     return eventually(poll)
 
 
+def test_healthz_says_the_feed_is_listening(feed, client):
+    assert client.get("/healthz").json()["checks"]["kiosk_change_feed"] == {"ok": True, "state": "listening"}
+
+
 def test_an_unchanged_room_is_answered_from_memory(feed, world, kiosk):
     now = timezone.now()
     booking = book(world.fjord, now - minutes(5), now + minutes(25), subject="Planning")
