@@ -146,7 +146,7 @@ class RoomStatus(StatusView):
         room_id = parse_id(kwargs["room_id"], "room_id")
         now_ts = time.time()
         if grant is tokens.NOT_CACHED:
-            token_ticket, room_ticket = tokens.ticket(raw), memory.ticket(room_id)
+            token_ticket = room_ticket = memory.ticket()
             token, row = queries.token_and_room(tokens.prefix_of(raw), room_id, now_ts)
             grant = tokens.remember(raw, token, token_ticket)
             if grant is None or not KioskTokenThrottle.count(request, grant):
@@ -195,10 +195,16 @@ class RoomStatusList(StatusView):
         now_ts = time.time()
         selection = queries.Selection(grant.tenant_id, grant.room_ids, grant.floor_ids, grant.building_ids,
                                       building_id, floor_id)
-        rows = queries.room_rows(selection, now_ts)
+        lookup = memory.room_list(selection, now_ts)
+        rows = lookup.rows
         if not rows:
             _check_places(grant, building_id, floor_id)  # only now: an empty answer may be a wrong filter
         entries = documents.current_entries(rows)
+        if lookup.ticket is not None:
+            served = {entry.room_id: entry for entry in entries}
+            for row in rows:
+                if row.room_id not in lookup.remembered and row.room_id in served:
+                    memory.remember(row, served[row.room_id], lookup.ticket, now_ts)
         return _conditional(if_none_match, documents.etag_many(entries),
                             lambda: documents.render_many(entries, now_ts))
 

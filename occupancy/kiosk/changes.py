@@ -9,7 +9,7 @@ both costs no query at all.
 
 Why this stays correct:
 
-* **In flight reads.** A reader takes a ``ticket`` for its key *before* it queries, and ``store`` keeps the result
+* **In flight reads.** A reader takes a ``ticket`` *before* it queries, and ``store`` keeps the result for a key
   only if no change of that key was heard since. A change committed after the reader's snapshot is either heard
   before the store (the result is dropped) or after it (the stored copy is dropped then).
 * **Lost notifications.** NOTIFY reaches only connected listeners. While the listener is not connected (before its
@@ -46,12 +46,12 @@ logger = logging.getLogger(__name__)
 CHANNEL = "kiosk_changes"
 EVERYTHING = "*"
 APPLICATION_NAME = "spaces-calendar kiosk listener"
-#: A ticket: the epoch and the key's generation when it was taken.
+#: A ticket: the epoch and the number of changes heard when it was taken.
 Ticket = tuple[int, int]
 Subscriber = Callable[[str | None], None]  # a changed key, or None for everything
 _WAKE_S = 0.5
 _PING = "ping:"  # our own heartbeat notifications, heard by every listener and ignored by the others
-_GENERATIONS_LIMIT = 200_000  # keys remembered; past it the epoch moves on, which voids every ticket at once
+_KEYS_LIMIT = 200_000  # keys remembered; past it the epoch moves on, which voids every ticket at once
 
 
 class ChangeFeed:
@@ -63,7 +63,8 @@ class ChangeFeed:
         self._backoff_max_s = backoff_max_s
         self._lock = threading.Lock()
         self._epoch = 0
-        self._generations: dict[str, int] = {}
+        self._sequence = 0  # of the changes heard
+        self._changed_at: dict[str, int] = {}  # key -> the sequence number of its last change
         self._subscribers: list[Subscriber] = []
         self._live = False
         self._stop = threading.Event()
@@ -76,18 +77,19 @@ class ChangeFeed:
     def live(self) -> bool:
         return self._live
 
-    def ticket(self, key: str) -> Ticket | None:
-        """Take before reading ``key`` from the database; None: do not keep what you read."""
+    def ticket(self) -> Ticket | None:
+        """Take before reading from the database; None: do not keep what you read. One ticket covers every key
+        the read touches (a floor screen reads rooms it does not know in advance)."""
         if not self._live:
             return None
-        return self._epoch, self._generations.get(key, 0)
+        return self._epoch, self._sequence
 
     def store(self, key: str, ticket: Ticket | None, keep: Callable[[], None]) -> bool:
-        """Run ``keep`` (which puts what was read into a cache) if nothing changed ``key`` since ``ticket``."""
+        """Run ``keep`` (which puts what was read into a cache) if no change of ``key`` was heard since ``ticket``."""
         if ticket is None:
             return False
         with self._lock:
-            if not self._live or ticket != (self._epoch, self._generations.get(key, 0)):
+            if not self._live or ticket[0] != self._epoch or self._changed_at.get(key, 0) > ticket[1]:
                 return False
             keep()
             return True
@@ -103,17 +105,18 @@ class ChangeFeed:
             self._reset(live=self._live)
             return
         with self._lock:
-            if len(self._generations) >= _GENERATIONS_LIMIT:
-                self._generations.clear()
+            if len(self._changed_at) >= _KEYS_LIMIT:
+                self._changed_at.clear()
                 self._epoch += 1
-            self._generations[key] = self._generations.get(key, 0) + 1
+            self._sequence += 1
+            self._changed_at[key] = self._sequence
             for subscriber in self._subscribers:
                 subscriber(key)
 
     def _reset(self, *, live: bool) -> None:
         with self._lock:
             self._epoch += 1
-            self._generations.clear()
+            self._changed_at.clear()
             self._live = live
             for subscriber in self._subscribers:
                 subscriber(None)

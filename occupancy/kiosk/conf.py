@@ -20,7 +20,7 @@ class KioskSettings:
     #: ``Cache-Control: max-age`` of status responses; clients revalidate with ``If-None-Match`` after it.
     http_max_age_s: int
     #: A precomputed status document is rebuilt at least this often, whatever else happens: the bound for changes
-    #: that are not watched (a room renamed, the tenant's subject policy, bookings that began long before).
+    #: that are not watched (bookings that began long before the document was built).
     document_max_age_s: float
     #: PostgreSQL: the poll's statements are prepared once per connection (see ``queries._fetch``).
     prepared_statements: bool

@@ -6,11 +6,12 @@ stale) has not passed; otherwise it is rebuilt, in one batch for a many-room req
 
 Staleness bound: a change to a room's bookings or sensor values shows in the very next request after it is
 committed (on PostgreSQL, where web processes answer from memory: as soon as the process has heard of it, see
-``changes``). What is not fingerprinted (a renamed room, a booking that began more than 12 h before the document
-was built) shows within ``KIOSK_DOCUMENT_MAX_AGE_S`` (default 5 min); the tenant's rules (subjects, grace window),
-when changed on the Occupancy rules page, drop the stored documents (``occupancy.rules``) and show at the next
-poll. Nothing depends on a Django signal or a shared cache, so this holds in every web process, for bookings
-written by any path (calendar sync in a worker, the admin, a script, SQL) and for sensor states written by the
+``changes``). A changed room, floor or building drops its rooms' documents (triggers, migration
+``0006_kiosk_documents_follow_places``), and so do the tenant's rules (subjects, grace window) when changed on the
+Occupancy rules page (``occupancy.rules``): both show at the next poll. What is still not fingerprinted (a booking
+that began more than 12 h before the document was built) shows within ``KIOSK_DOCUMENT_MAX_AGE_S`` (5 min).
+Nothing depends on a Django signal or a shared cache, so this holds in every web process, for bookings written by
+any path (calendar sync in a worker, the admin, a script, SQL) and for sensor states written by the
 Firehose receiver; ``bookings_changed`` needs no receiver here.
 
 ``data_age_s`` and ``occupancy.observed_at`` change with every sensor report, not only when the status does: they

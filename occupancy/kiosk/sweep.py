@@ -49,12 +49,12 @@ def entry_for(row: RoomRow, now_ts: float) -> Entry | None:
 
 
 def _batch(row: RoomRow, now_ts: float) -> Entry | None:
+    stamp = memory.ticket()  # before the batch reads anything
     others = [due for due in queries.out_of_date(row.tenant_id, now_ts, SWEEP_ROOMS) if due.room_id != row.room_id]
-    tickets = {due.room_id: memory.ticket(due.room_id) for due in others}  # before the batch reads anything
-    entries = documents.rebuild([row.room_id, *tickets], _moment(now_ts))
+    entries = documents.rebuild([row.room_id, *(due.room_id for due in others)], _moment(now_ts))
     for due in others:
         if due.room_id in entries:
-            memory.remember(due, entries[due.room_id], tickets[due.room_id], now_ts)
+            memory.remember(due, entries[due.room_id], stamp, now_ts)
     return entries.get(row.room_id)
 
 

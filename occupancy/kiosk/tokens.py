@@ -167,8 +167,8 @@ def cached(raw: str) -> KioskGrant | None | object:
 
 def ticket(raw: str) -> changes.Ticket | None:
     """Take before reading a token row, to remember it for long (``remember``); None without a live change feed."""
-    feed, prefix = changes.feed(), prefix_of(raw)
-    return feed.ticket(_key(prefix)) if feed is not None and prefix is not None else None
+    feed = changes.feed()
+    return feed.ticket() if feed is not None else None
 
 
 def remember(raw: str, row: tuple | None, stamp: changes.Ticket | None = None) -> KioskGrant | None:

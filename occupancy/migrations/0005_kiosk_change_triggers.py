@@ -1,5 +1,6 @@
 """PostgreSQL triggers that NOTIFY ``kiosk_changes`` when what a kiosk answer depends on changes
-(see ``occupancy/kiosk/changes.py``). Payloads: ``r:<room id>``, ``t:<token prefix>``, ``*`` (everything).
+(see ``occupancy/kiosk/changes.py``). Payloads: ``r:<room id>``, ``rooms:<tenant id>`` (the tenant's set of rooms or
+their names changed), ``t:<token prefix>``, ``*`` (everything).
 
 Rows in bulk (a calendar sync, a Firehose batch) are notified once per room and statement, from the transition
 tables; PostgreSQL delivers them at commit, and folds identical payloads of one transaction into one. Stored kiosk
@@ -24,6 +25,20 @@ BEGIN
   ELSE
     EXECUTE format('SELECT pg_notify(%L, ''r:'' || k) FROM (SELECT DISTINCT %I AS k FROM old_rows) x',
                    '{CHANNEL}', TG_ARGV[0]);
+  END IF;
+  RETURN NULL;
+END $$;
+
+CREATE OR REPLACE FUNCTION kiosk_notify_room_sets() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  -- Which rooms a tenant has, and their names (a floor screen lists them by name), changed: 'rooms:<tenant id>'.
+  IF TG_OP = 'INSERT' THEN
+    PERFORM pg_notify('{CHANNEL}', 'rooms:' || k) FROM (SELECT DISTINCT tenant_id AS k FROM new_rows) x;
+  ELSIF TG_OP = 'UPDATE' THEN
+    PERFORM pg_notify('{CHANNEL}', 'rooms:' || k) FROM (SELECT tenant_id AS k FROM old_rows UNION
+                                                       SELECT tenant_id FROM new_rows) x;
+  ELSE
+    PERFORM pg_notify('{CHANNEL}', 'rooms:' || k) FROM (SELECT DISTINCT tenant_id AS k FROM old_rows) x;
   END IF;
   RETURN NULL;
 END $$;
@@ -59,12 +74,14 @@ END $$;
 """
 
 
-def _room_triggers(table: str, column: str, events: tuple[str, ...]) -> str:
+def _room_triggers(table: str, column: str, events: tuple[str, ...], function: str = "kiosk_notify_rooms",
+                   prefix: str = "") -> str:
     transition = {"INSERT": "NEW TABLE AS new_rows", "UPDATE": "OLD TABLE AS old_rows NEW TABLE AS new_rows",
                   "DELETE": "OLD TABLE AS old_rows"}
+    argument = f"'{column}'" if column else ""
     return "".join(
-        f"CREATE TRIGGER kiosk_notify_{event.lower()} AFTER {event} ON {table} REFERENCING {transition[event]} "
-        f"FOR EACH STATEMENT EXECUTE FUNCTION kiosk_notify_rooms('{column}');\n"
+        f"CREATE TRIGGER kiosk_notify_{prefix}{event.lower()} AFTER {event} ON {table} REFERENCING "
+        f"{transition[event]} FOR EACH STATEMENT EXECUTE FUNCTION {function}({argument});\n"
         for event in events)
 
 
@@ -81,6 +98,7 @@ TRIGGERS = (
     + _room_triggers("occupancy_roomsourcestate", "room_id", ("INSERT", "UPDATE", "DELETE"))
     + _room_triggers("occupancy_kioskroomstatus", "room_id", ("DELETE",))
     + _room_triggers("core_room", "id", ("UPDATE", "DELETE"))
+    + _room_triggers("core_room", "", ("INSERT", "UPDATE", "DELETE"), "kiosk_notify_room_sets", "set_")
     # A floor moving to another building changes the building of its rooms (a kiosk's scope may name it).
     + "CREATE TRIGGER kiosk_notify_update AFTER UPDATE ON core_floor FOR EACH ROW "
       "WHEN (OLD.building_id IS DISTINCT FROM NEW.building_id) EXECUTE FUNCTION kiosk_notify_everything();\n"
@@ -99,9 +117,11 @@ TRIGGERS = (
 
 DROP = "".join(
     f"DROP TRIGGER IF EXISTS kiosk_notify_{name} ON {table};\n"
-    for table in TABLES for name in ("insert", "update", "delete", "truncate", "insert_delete", "change")
+    for table in TABLES for name in ("insert", "update", "delete", "truncate", "insert_delete", "change",
+                                     "set_insert", "set_update", "set_delete")
 ) + "".join(f"DROP FUNCTION IF EXISTS {name}();\n" for name in (
-    "kiosk_notify_rooms", "kiosk_notify_everything", "kiosk_notify_token", "kiosk_notify_token_rooms"))
+    "kiosk_notify_rooms", "kiosk_notify_room_sets", "kiosk_notify_everything", "kiosk_notify_token",
+    "kiosk_notify_token_rooms"))
 
 
 def _run(schema_editor, sql: str) -> None:

@@ -24,6 +24,7 @@ from occupancy.kiosk import changes, memory
 from occupancy.kiosk.models import KioskRoomStatus, KioskToken
 from occupancy.kiosk.status import isoformat as _z
 from spaces_calendar.calendars.models import Booking
+from spaces_calendar.core.models import Room
 
 from .conftest import book, minutes, sense
 
@@ -225,3 +226,51 @@ def _dsn(dbname: str | None = None) -> str:
     return (f"host={params['HOST'] or '127.0.0.1'} port={params['PORT'] or 5432} dbname={dbname or params['NAME']} "
             f"user={params['USER']}" + (f" password={params['PASSWORD']}" if params["PASSWORD"] else ""))
 
+
+
+def _names(kiosk, **params) -> list[str]:
+    query = "&".join(f"{name}={value}" for name, value in params.items())
+    return [room["room"]["name"] for room in kiosk.get(f"/api/v1/rooms/status?{query}").json()["rooms"]]
+
+
+def _floor_remembered(kiosk, world) -> str:
+    def poll() -> str | None:
+        response = kiosk.get(f"/api/v1/rooms/status?floor={world.first.pk}")
+        rooms = [world.fjord.pk, world.glacier.pk]
+        if any(selection.floor_id == world.first.pk for selection in memory._lists) and all(
+                memory.recall(pk, time.time()) for pk in rooms):
+            return response["ETag"]
+        return None
+
+    return eventually(poll)
+
+
+def test_a_floor_screen_is_answered_from_memory(feed, world, kiosk):
+    etag = _floor_remembered(kiosk, world)
+    silently("UPDATE occupancy_kioskroomstatus SET body = 'forged' WHERE room_id = %s", [world.glacier.pk])
+    silently("UPDATE core_room SET name = 'Zzz' WHERE id = %s", [world.fjord.pk])
+    response = kiosk.get(f"/api/v1/rooms/status?floor={world.first.pk}")
+    assert response.status_code == 200 and response["ETag"] == etag
+    assert [room["room"]["name"] for room in response.json()["rooms"]] == ["Fjord", "Glacier"]
+
+
+def test_a_floor_screen_shows_a_new_a_renamed_and_a_removed_room_at_once(feed, world, kiosk):
+    _floor_remembered(kiosk, world)
+    pod = Room.objects.create(floor=world.first, name="Atrium", capacity=3)
+    eventually(lambda: _names(kiosk, floor=world.first.pk) == ["Atrium", "Fjord", "Glacier"], timeout=3)
+    _floor_remembered(kiosk, world)
+    world.glacier.name = "Aurora"
+    world.glacier.save()
+    eventually(lambda: _names(kiosk, floor=world.first.pk) == ["Atrium", "Aurora", "Fjord"], timeout=3)
+    pod.delete()
+    eventually(lambda: _names(kiosk, floor=world.first.pk) == ["Aurora", "Fjord"], timeout=3)
+
+
+def test_a_booking_in_one_room_changes_the_floor_screen(feed, world, kiosk):
+    etag = _floor_remembered(kiosk, world)
+    now = timezone.now()
+    book(world.glacier, now - minutes(1), now + minutes(29), subject="Standup")
+    fresh = eventually(lambda: (r := kiosk.get(f"/api/v1/rooms/status?floor={world.first.pk}",
+                                               HTTP_IF_NONE_MATCH=etag)).status_code == 200 and r, timeout=3)
+    glacier = next(room for room in fresh.json()["rooms"] if room["room"]["id"] == world.glacier.pk)
+    assert glacier["current_booking"]["end"] == _z(now + minutes(29))

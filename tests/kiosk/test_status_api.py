@@ -246,3 +246,20 @@ def test_a_room_deleted_after_its_document_was_stored_is_gone(world, kiosk):
 
 def _z(moment) -> str:
     return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def test_a_renamed_room_floor_or_building_shows_at_the_next_poll(world, kiosk):
+    documents.rebuild([world.dock.pk], timezone.now())
+    before = kiosk.status(world.fjord)
+    world.fjord.name, world.fjord.capacity = "Fjord (large)", 10
+    world.fjord.save()
+    body = kiosk.status(world.fjord, HTTP_IF_NONE_MATCH=before["ETag"]).json()
+    assert (body["room"]["name"], body["room"]["capacity"]) == ("Fjord (large)", 10)
+    world.first.name = "Ground"
+    world.first.save()
+    world.hq.name = "Headquarters"
+    world.hq.save()
+    body = kiosk.status(world.fjord).json()
+    assert (body["room"]["floor"]["name"], body["room"]["building"]["name"]) == ("Ground", "Headquarters")
+    # Only that building's rooms were dropped: the Annex keeps its stored document.
+    assert KioskRoomStatus.objects.filter(room=world.dock).exists()
