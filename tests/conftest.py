@@ -20,3 +20,15 @@ def client_factory():
     from django.test import Client
 
     return Client
+
+
+@pytest.fixture
+def eager_tasks():
+    """Task wiring only: run tasks inline so a test can see what a view or a function enqueued do its work."""
+    from spaces_calendar.celery import app as celery_app
+
+    celery_app.conf.task_always_eager = True
+    celery_app.conf.task_eager_propagates = True
+    yield
+    celery_app.conf.task_always_eager = False
+    celery_app.conf.task_eager_propagates = False

@@ -24,7 +24,7 @@ from rest_framework.views import APIView
 
 from spaces_calendar.core.models import Building, Floor
 
-from . import documents, memory, queries, sweep, tokens
+from . import changes, documents, memory, queries, sweep, tokens
 from .auth import HasKioskGrant, JSONOnly, KioskTokenAuthentication, KioskTokenThrottle
 from .availability import availability_document, available_rooms
 from .conf import kiosk_settings
@@ -146,12 +146,12 @@ class RoomStatus(StatusView):
         room_id = parse_id(kwargs["room_id"], "room_id")
         now_ts = time.time()
         if grant is tokens.NOT_CACHED:
-            token_ticket = room_ticket = memory.ticket()
+            stamp = changes.ticket()  # one ticket covers the token and the room of this one query
             token, row = queries.token_and_room(tokens.prefix_of(raw), room_id, now_ts)
-            grant = tokens.remember(raw, token, token_ticket)
+            grant = tokens.remember(raw, token, stamp)
             if grant is None or not KioskTokenThrottle.count(request, grant):
                 return None
-            lookup = memory.Lookup(row, room_ticket)
+            lookup = memory.Lookup(row, stamp)
         elif KioskTokenThrottle.count(request, grant):
             lookup = memory.room(room_id, now_ts)
         else:

@@ -250,6 +250,13 @@ def feed() -> ChangeFeed | None:
         return _feed[0]
 
 
+def ticket() -> Ticket | None:
+    """This process's feed's ticket (``ChangeFeed.ticket``): take it before a read whose result is to be kept;
+    None without a live feed."""
+    current = feed()
+    return current.ticket() if current is not None else None
+
+
 def subscribe(subscriber: Subscriber) -> None:
     """Register a cache's drop function with every feed this process starts (module import time)."""
     _subscribers.append(subscriber)

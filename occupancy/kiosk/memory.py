@@ -72,12 +72,6 @@ def recall(room_id: int, now_ts: float) -> RoomRow | None:
     return held[0]
 
 
-def ticket() -> changes.Ticket | None:
-    """Take before reading rooms in a query of your own (``queries.token_and_room``, ``sweep``)."""
-    feed = changes.feed()
-    return feed.ticket() if feed is not None else None
-
-
 def room(room_id: int, now_ts: float) -> Lookup:
     """The room from memory, else from the database (one query) with a ticket to remember it by."""
     feed = changes.feed()

@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime
 
-from . import documents, memory, queries
+from . import changes, documents, memory, queries
 from .queries import Entry, RoomRow
 
 SWEEP_ROOMS = 500
@@ -49,7 +49,7 @@ def entry_for(row: RoomRow, now_ts: float) -> Entry | None:
 
 
 def _batch(row: RoomRow, now_ts: float) -> Entry | None:
-    stamp = memory.ticket()  # before the batch reads anything
+    stamp = changes.ticket()  # before the batch reads anything
     others = [due for due in queries.out_of_date(row.tenant_id, now_ts, SWEEP_ROOMS) if due.room_id != row.room_id]
     entries = documents.rebuild([row.room_id, *(due.room_id for due in others)], _moment(now_ts))
     for due in others:

@@ -144,7 +144,7 @@ def authenticate(raw: str) -> KioskGrant | None:
     """The grant of a valid, unrevoked token; None for anything else."""
     grant = cached(raw)
     if grant is NOT_CACHED:
-        stamp = ticket(raw)
+        stamp = changes.ticket()
         grant = remember(raw, queries.token_row(prefix_of(raw)), stamp)
     return grant
 
@@ -165,17 +165,11 @@ def cached(raw: str) -> KioskGrant | None | object:
     return _check(entry, raw)
 
 
-def ticket(raw: str) -> changes.Ticket | None:
-    """Take before reading a token row, to remember it for long (``remember``); None without a live change feed."""
-    feed = changes.feed()
-    return feed.ticket() if feed is not None else None
-
-
 def remember(raw: str, row: tuple | None, stamp: changes.Ticket | None = None) -> KioskGrant | None:
     """Cache a token row (``queries.token_row``; None: no such prefix); returns its grant.
 
-    With a ticket of the live change feed (``ticket``, taken before the read) for ``KIOSK_CHANGE_FEED_TRUST_S``,
-    since any change to the token will be heard; else for ``KIOSK_TOKEN_CACHE_S``.
+    With a ticket of the live change feed (``changes.ticket()``, taken before the read) for
+    ``KIOSK_CHANGE_FEED_TRUST_S``, since any change to the token will be heard; else for ``KIOSK_TOKEN_CACHE_S``.
     """
     conf, prefix = kiosk_settings(), prefix_of(raw)
     feed = changes.feed() if stamp is not None else None

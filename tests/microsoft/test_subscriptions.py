@@ -10,7 +10,6 @@ from django.utils import timezone
 from spaces_calendar.calendars import subscriptions
 from spaces_calendar.calendars.linking import unlink_calendar
 from spaces_calendar.calendars.models import Booking, CalendarLink, Subscription, ValidationWindow
-from spaces_calendar.celery import app as celery_app
 from tests.factories import make_tenant
 
 from .sync_helpers import connect, linked_room
@@ -24,15 +23,6 @@ def graph(fake_microsoft, live_server, settings):
     connection = connect(make_tenant("Contoso"), fake_microsoft)
     return fake_microsoft, connection
 
-
-@pytest.fixture
-def eager_tasks():
-    """Task wiring only: run tasks inline so a test can see what a view or a function enqueued do its work."""
-    celery_app.conf.task_always_eager = True
-    celery_app.conf.task_eager_propagates = True
-    yield
-    celery_app.conf.task_always_eager = False
-    celery_app.conf.task_eager_propagates = False
 
 
 def test_a_link_gets_one_subscription_after_graph_validated_our_endpoints(graph, live_server):

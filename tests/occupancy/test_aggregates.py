@@ -13,7 +13,6 @@ from occupancy.intake import RoomKey, Signal, record
 from occupancy.models import BookingOutcome, OccupancySpan, RoomDay
 from spaces_calendar.calendars.bookings import bookings_changed
 from spaces_calendar.calendars.models import Booking
-from spaces_calendar.celery import app as celery_app
 from tests.factories import make_room, make_tenant
 
 pytestmark = pytest.mark.django_db
@@ -26,14 +25,6 @@ COMPUTED = datetime(2026, 12, 1, tzinfo=OSLO)
 def room():
     return make_room(make_tenant("Acme"), "Fjord")  # the factory's building is in Europe/Oslo
 
-
-@pytest.fixture
-def eager_tasks():
-    celery_app.conf.task_always_eager = True
-    celery_app.conf.task_eager_propagates = True
-    yield
-    celery_app.conf.task_always_eager = False
-    celery_app.conf.task_eager_propagates = False
 
 
 def at(day: date, hh: int, mm: int = 0) -> datetime:

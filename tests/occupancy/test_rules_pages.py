@@ -19,7 +19,6 @@ from occupancy.kiosk import tokens
 from occupancy.kiosk.models import KioskRoomStatus
 from occupancy.models import BookingOutcome, OccupancyPolicy, OccupancySpan, RoomDay, RoomGrace
 from spaces_calendar.calendars.models import Booking
-from spaces_calendar.celery import app as celery_app
 from spaces_calendar.core.models import Role, Room, Tenant
 from tests.factories import make_room, make_tenant, make_user
 
@@ -63,14 +62,6 @@ def admin(client, world) -> Client:
     client.force_login(make_user(world.acme, Role.ADMIN))
     return client
 
-
-@pytest.fixture
-def eager_tasks():
-    celery_app.conf.task_always_eager = True
-    celery_app.conf.task_eager_propagates = True
-    yield
-    celery_app.conf.task_always_eager = False
-    celery_app.conf.task_eager_propagates = False
 
 
 def rules_form(grace: int = 10, exempt: int = 8, subjects: bool = False) -> dict:
