@@ -24,13 +24,16 @@ def all_streams() -> list[Credentials]:
     """Every stream that should be running now."""
     if settings.SPACES_API_KEY:
         env = FirehoseCredentials(settings.SPACES_API_KEY, settings.SPACES_FIREHOSE_URL.rstrip("/"), None)
-        return [Credentials("env", env.api_key, env.base_url, resolve_for_environment_key, env.mark_broken)]
+        owner = Tenant.objects.filter(slug=settings.SPACES_TENANT_SLUG).values_list("pk", flat=True).first()
+        return [Credentials("env", env.api_key, env.base_url, resolve_for_environment_key, env.mark_broken,
+                            (owner,) if owner is not None else ())]
     streams = []
     for activation in SpacesActivation.objects.filter(status=ActivationStatus.ACTIVE, api_key__isnull=False):
         owner = FirehoseCredentials(activation.api_key, activation.base_url.rstrip("/"), None, activation.pk,
                                     activation.activated_at)
         streams.append(Credentials(f"activation-{activation.pk}", owner.api_key, owner.base_url,
-                                   _only(activation.spaces_tenant_id, activation.tenant_id), owner.mark_broken))
+                                   _only(activation.spaces_tenant_id, activation.tenant_id), owner.mark_broken,
+                                   (activation.tenant_id,)))
     return streams
 
 

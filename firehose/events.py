@@ -1,43 +1,68 @@
 """Pure parsing of Firehose lines and their translation into neutral occupancy signals. No I/O here.
 
-Every event carries ``recordUid``, ``recordTimestamp`` (ms), ``spacesTenantId``, ``partnerTenantId``,
-``eventType`` and one payload object named after its kind. No real Firehose sample or ``.proto`` was available to
-us (see ``../shared/fixtures/README.md``), so the payload readers below follow the field names of Cisco's public
-Firehose documentation as far as we know them and are deliberately tolerant: the payload is found by its object
-name whatever ``eventType`` says, numbers may come as strings, and a missing field makes that one event skipped and
-counted, never the stream stopped. The shapes we read:
+The shapes are those of ``../shared/DESIGN.md`` section 6 (field names as production consumers of the real stream
+read them). Every line is an envelope: ``recordUid``, ``recordTimestamp`` (ms), ``spacesTenantId``,
+``spacesTenantName``, ``partnerTenantId``, ``eventType`` (the enum name) and **one** payload object named by the
+camelCase oneof (``WEBEX_TELEMETRY`` → ``webexTelemetryUpdate``, ...). The payload is found by the name its
+``eventType`` gives, else by any payload name we know (an envelope whose type and payload disagree is still read),
+numbers may come as strings, and a payload of the right name but a wrong shape is skipped and counted
+(``malformed:<payload>`` / ``missing:<field>``), never fatal.
 
-========================== ==================================================================================
-payload object             fields read
-========================== ==================================================================================
-``webexTelemetryUpdate``   ``device.workspaceId``; ``telemetries[]`` of ``{type: PEOPLE_COUNT, peopleCount:
-                           {peopleCount}}`` (−1 = unknown) and ``{type: PRESENCE, presence: {presenceStatus}}``
-``spaceOccupancy``         ``location.locationId``; ``occupancy.{peopleCount, presence, peakCount}``;
-                           ``windowStartTime``/``windowEndTime`` (ms)
-``cameraCounts``           ``location.locationId``; ``totalCount`` or the sum of ``counts[].count``
-``deviceCounts``           ``location.locationId``; ``associatedCount`` (devices, not people: presence only)
-``devicePresence``         ``location.locationId``; ``presenceEventType`` (an entry means someone is there)
-``iotTelemetry``           ``location.locationId``; ``occupancy.{occupancyStatus|occupied, peopleCount}``
-``locationHierarchyChange`` ``changes[]`` (or one) of ``{changeType: ADDED|UPDATED|DELETED, location:
-                           {locationId, name, type|inferredLocationTypes, timeZone}}``
-``appActivation``          recorded as it is
-========================== ==================================================================================
+=========================== ==================================================================================
+payload                     what we read
+=========================== ==================================================================================
+``webexTelemetryUpdate``    ``deviceInfo.workspaceId`` (the room key; ``device.workspaceId`` of older docs also
+                            accepted), ``telemetries[]`` whose elements each carry one bare metric:
+                            ``presence`` (true/false, null = unknown) → source ``webex``, ``peopleCount``
+                            (−1/null = unknown) → source ``webex_people``. Two sources because the metrics change
+                            separately and each holds until it says otherwise. ``{type, peopleCount:
+                            {peopleCount}}`` items of older docs are accepted too.
+``cameraCounts``            ``location``, ``count`` (``countDelta`` is the change; ``totalCount`` and ``counts[]``
+                            of older docs accepted)
+``spaceOccupancy``          ``location``, ``peopleCount``, ``peoplePresence``, ``peakPeopleCount``,
+                            ``windowStartTimestamp`` (ms): a per-window aggregate, observed at its window start
+``iotTelemetry``            ``location``, ``occupancyStatus`` (a block or a value: OCCUPIED/VACANT, true/false)
+``locationHierarchyChange`` ``changeType`` ∈ ADD, UPDATE, REMOVE, MOVE; ``location``; ``locationDetails.timeZone``
+``appActivation``           recorded as it is
+``deviceCounts``,           Wi-Fi devices, not people, and presence events that turn inactive after ~10 min and
+``devicePresence``,         exit after hours (DESIGN.md sections 6 and 7): too slow and too loose for a no-show,
+``userPresence``            so they give no occupancy signal; their locations are still catalogued for mapping
+=========================== ==================================================================================
+
+``location`` is recursive, innermost first: ``{locationId, name, inferredLocationTypes[], parent: {...}}``.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 KEEP_ALIVE = "KEEP_ALIVE"
 #: Longest line we parse; a longer one is refused whole (it cannot be a sane event).
 MAX_LINE_BYTES = 1_000_000
+#: Deepest ``location.parent`` chain we follow (Spaces' hierarchy is ROOT > CAMPUS > BUILDING > FLOOR > ZONE).
+MAX_LOCATION_DEPTH = 12
 
-SIGNAL_PAYLOADS = ("webexTelemetryUpdate", "spaceOccupancy", "cameraCounts", "deviceCounts", "devicePresence",
-                   "iotTelemetry")
+#: eventType → payload object (v1 proto names, v2 additions).
+PAYLOAD_OF_TYPE = {
+    "DEVICE_ENTRY": "deviceEntry", "DEVICE_EXIT": "deviceExit", "PROFILE_UPDATE": "deviceProfileUpdate",
+    "LOCATION_CHANGE": "locationHierarchyChange", "DEVICE_LOCATION_UPDATE": "deviceLocationUpdate",
+    "APP_ACTIVATION": "appActivation", "TP_PEOPLE_COUNT_UPDATE": "tpPeopleCountUpdate",
+    "DEVICE_PRESENCE": "devicePresence", "USER_PRESENCE": "userPresence", "IOT_TELEMETRY": "iotTelemetry",
+    "DEVICE_COUNT": "deviceCounts", "CAMERA_COUNT": "cameraCounts", "RAW_CAMERA_COUNT": "rawCameraCounts",
+    "NETWORK_STATUS_UPDATE": "networkStatusUpdate", "WEBEX_TELEMETRY": "webexTelemetryUpdate",
+    "SPACE_OCCUPANCY": "spaceOccupancy",
+}
+SIGNAL_PAYLOADS = ("webexTelemetryUpdate", "spaceOccupancy", "cameraCounts", "iotTelemetry")
+#: Read for their locations only (see the module docstring).
+LOCATION_ONLY_PAYLOADS = ("deviceCounts", "devicePresence", "userPresence", "rawCameraCounts", "tpPeopleCountUpdate")
 OTHER_PAYLOADS = ("locationHierarchyChange", "appActivation")
+_KNOWN_PAYLOADS = (*SIGNAL_PAYLOADS, *LOCATION_ONLY_PAYLOADS, *OTHER_PAYLOADS)
+
+SPACES_LOCATION, WEBEX_WORKSPACE = "spaces_location", "webex_workspace"
 
 
 class BadLine(ValueError):
@@ -61,6 +86,20 @@ class Event:
 
 
 @dataclass(frozen=True)
+class SourceSeen:
+    """A location or workspace an event names, with what it says about it (for the Sensors page)."""
+
+    kind: str
+    key: str
+    name: str = ""
+    #: Names from the outermost location in, without the location itself.
+    hierarchy: tuple[str, ...] = ()
+    types: tuple[str, ...] = ()
+    parent_key: str = ""
+    time_zone: str = ""
+
+
+@dataclass(frozen=True)
 class SignalDraft:
     """A signal before its room is resolved: ``key_kind`` is ``spaces_location`` or ``webex_workspace``."""
 
@@ -76,7 +115,7 @@ class SignalDraft:
 
 @dataclass(frozen=True)
 class LocationChange:
-    change: str  # ADDED | UPDATED | DELETED
+    change: str  # ADD | UPDATE | REMOVE | MOVE
     location_id: str
     name: str = ""
     is_room: bool = False
@@ -85,10 +124,11 @@ class LocationChange:
 
 @dataclass
 class Reading:
-    """What one event means for us; ``skipped`` names why nothing could be taken from it."""
+    """What one event means for us; ``skipped`` names why no signal could be taken from it."""
 
     signals: list[SignalDraft] = field(default_factory=list)
     location_changes: list[LocationChange] = field(default_factory=list)
+    seen: list[SourceSeen] = field(default_factory=list)
     activation: dict[str, Any] | None = None
     skipped: str = ""
 
@@ -99,30 +139,34 @@ def from_ms(value: int) -> datetime:
 
 def parse_line(line: bytes | str) -> Event | None:
     """The event on one NDJSON line; None for a keep-alive or a blank line; BadLine for anything else."""
-    if isinstance(line, bytes | bytearray):
-        if len(line) > MAX_LINE_BYTES:
-            raise BadLine(f"line of {len(line)} bytes is longer than {MAX_LINE_BYTES}")
+    if isinstance(line, str):
         try:
-            line = line.decode("utf-8")
-        except UnicodeDecodeError as error:
+            line = line.encode("utf-8")
+        except UnicodeEncodeError as error:  # a lone surrogate
             raise BadLine(f"not UTF-8: {error}") from None
+    if len(line) > MAX_LINE_BYTES:
+        raise BadLine(f"line of {len(line)} bytes is longer than {MAX_LINE_BYTES}")
     text = line.strip()
-    if not text or text.strip('"') == KEEP_ALIVE:
+    if not text or text.strip(b'"') == b"KEEP_ALIVE":
         return None
     try:
-        data = json.loads(text)
-    except ValueError as error:
-        raise BadLine(f"not JSON: {error}") from None
+        data = orjson.loads(text)  # refuses invalid UTF-8 and nesting deeper than 1,024, with an error
+    except orjson.JSONDecodeError as error:
+        raise BadLine(f"not UTF-8 or not JSON: {error}") from None
     if not isinstance(data, dict):
         raise BadLine("not a JSON object")
-    if data.get("eventType") == KEEP_ALIVE:
+    event_type = data.get("eventType")
+    if event_type == KEEP_ALIVE:
         return None
     uid, timestamp = data.get("recordUid"), _int(data.get("recordTimestamp"))
     if not isinstance(uid, str) or not uid or timestamp is None or timestamp <= 0:
         raise BadLine("no recordUid or recordTimestamp")
-    kind = next((name for name in (*SIGNAL_PAYLOADS, *OTHER_PAYLOADS) if isinstance(data.get(name), dict)), "")
+    event_type = str(event_type or "")
+    kind = PAYLOAD_OF_TYPE.get(event_type, "")
+    if not isinstance(data.get(kind), dict):
+        kind = next((name for name in _KNOWN_PAYLOADS if isinstance(data.get(name), dict)), "")
     return Event(uid=uid, timestamp_ms=timestamp, spaces_tenant_id=str(data.get("spacesTenantId") or ""),
-                 event_type=str(data.get("eventType") or ""), kind=kind, payload=data.get(kind) or {},
+                 event_type=event_type, kind=kind, payload=(data.get(kind) or {}) if kind else {},
                  partner_tenant_id=str(data.get("partnerTenantId") or ""))
 
 
@@ -130,10 +174,10 @@ def read(event: Event) -> Reading:
     """Translate one event; never raises on missing or odd fields (the event is then skipped, with a reason)."""
     reader = _READERS.get(event.kind)
     if reader is None:
-        return Reading(skipped=f"unknown_type:{event.event_type or 'none'}")
+        return Reading(skipped=f"unknown_type:{(event.event_type or 'none')[:60]}")
     try:
         return reader(event)
-    except (AttributeError, KeyError, TypeError, ValueError):
+    except (AttributeError, KeyError, TypeError, ValueError, RecursionError):
         return Reading(skipped=f"malformed:{event.kind}")
 
 
@@ -143,97 +187,127 @@ def read(event: Event) -> Reading:
 
 
 def _webex(event: Event) -> Reading:
-    workspace = str((event.payload.get("device") or {}).get("workspaceId") or "")
-    if not workspace:
+    payload = event.payload
+    device = payload.get("deviceInfo")
+    if not isinstance(device, dict):
+        device = payload.get("device") if isinstance(payload.get("device"), dict) else {}
+    workspace = _text(device.get("workspaceId"))
+    location = _location(payload)
+    seen = []
+    if workspace:
+        key_kind, key = WEBEX_WORKSPACE, workspace
+        seen.append(SourceSeen(WEBEX_WORKSPACE, workspace, _text(device.get("displayName")),
+                               location.path if location else ()))
+    elif location is not None:
+        key_kind, key = SPACES_LOCATION, location.seen.key  # a device with no workspace: its location is the room
+    else:
         return Reading(skipped="missing:workspaceId")
-    present: bool | None = None
-    count: int | None = None
-    seen = False
-    for item in event.payload.get("telemetries") or []:
-        kind = str(item.get("type") or "").upper()
-        if kind == "PEOPLE_COUNT":
-            seen = True
-            count = _count((item.get("peopleCount") or {}).get("peopleCount"))
-        elif kind == "PRESENCE":
-            seen = True
-            present = _presence((item.get("presence") or {}).get("presenceStatus"))
-    if not seen:
-        return Reading(skipped="no_occupancy_telemetry")
-    return Reading(signals=[SignalDraft("webex_workspace", workspace, "webex", event.observed_at, present, count)])
-
-
-def _space_occupancy(event: Event) -> Reading:
-    location = _location_id(event)
-    occupancy = event.payload.get("occupancy") or {}
-    count = _count(occupancy.get("peopleCount"))
-    present = _presence(occupancy.get("presence"))
-    if present is None and count is not None:
-        present = count > 0
-    window_end = _int(event.payload.get("windowEndTime"))
-    observed = _int(event.payload.get("windowStartTime"))
-    return Reading(signals=[SignalDraft(
-        "spaces_location", location, "spaces_occupancy", from_ms(observed) if observed else event.observed_at,
-        present, count, _count(occupancy.get("peakCount")), from_ms(window_end) if window_end else None,
-    )])
+    if location is not None:
+        seen.append(location.seen)
+    telemetries = payload.get("telemetries")
+    if not isinstance(telemetries, list):
+        return Reading(seen=seen, skipped="missing:telemetries")
+    presence: tuple[bool | None] | None = None
+    people: tuple[int | None] | None = None
+    for item in telemetries:
+        if not isinstance(item, dict):
+            continue
+        if "presence" in item:
+            presence = (_presence(_bare(item["presence"], "presence", "presenceStatus")),)
+        if "peopleCount" in item:
+            people = (_count(_bare(item["peopleCount"], "peopleCount", "current")),)
+    if presence is None and people is None:
+        return Reading(seen=seen, skipped="no_occupancy_telemetry")
+    signals = []
+    if presence is not None:
+        signals.append(SignalDraft(key_kind, key, "webex", event.observed_at, present=presence[0]))
+    if people is not None:
+        signals.append(SignalDraft(key_kind, key, "webex_people", event.observed_at, people_count=people[0]))
+    return Reading(signals=signals, seen=seen)
 
 
 def _camera(event: Event) -> Reading:
-    location = _location_id(event)
-    total = _count(event.payload.get("totalCount"))
-    if total is None and isinstance(event.payload.get("counts"), list):
-        counts = [_count(item.get("count")) for item in event.payload["counts"]]
-        total = None if any(value is None for value in counts) else sum(counts)  # type: ignore[arg-type]
-    return Reading(signals=[SignalDraft("spaces_location", location, "spaces_camera", event.observed_at,
-                                        None if total is None else total > 0, total)])
+    location = _required_location(event)
+    payload = event.payload
+    if "count" in payload:
+        total = _count(payload["count"])
+    elif "totalCount" in payload:
+        total = _count(payload["totalCount"])
+    elif isinstance(payload.get("counts"), list):
+        counts = [_count(item.get("count")) for item in payload["counts"]]
+        total = None if not counts or any(value is None for value in counts) else sum(counts)  # type: ignore
+    else:
+        return Reading(seen=[location.seen], skipped="missing:count")
+    return Reading(seen=[location.seen], signals=[SignalDraft(
+        SPACES_LOCATION, location.seen.key, "spaces_camera", event.observed_at,
+        None if total is None else total > 0, total)])
 
 
-def _device_counts(event: Event) -> Reading:
-    location = _location_id(event)
-    devices = _count(event.payload.get("associatedCount"))
-    # Wi-Fi devices are not people (one person carries two, a printer carries one): presence only.
-    return Reading(signals=[SignalDraft("spaces_location", location, "spaces_wifi", event.observed_at,
-                                        None if devices is None else devices > 0, None)])
-
-
-def _device_presence(event: Event) -> Reading:
-    location = _location_id(event)
-    kind = str(event.payload.get("presenceEventType") or "").upper()
-    if "ENTRY" not in kind and "ACTIVE" not in kind or "INACTIVE" in kind:
-        # One device leaving says nothing about the others still in the room.
-        return Reading(skipped="presence_exit")
-    return Reading(signals=[SignalDraft("spaces_location", location, "spaces_wifi", event.observed_at, True, None)])
+def _space_occupancy(event: Event) -> Reading:
+    location = _required_location(event)
+    payload = event.payload
+    values = payload.get("occupancy") if isinstance(payload.get("occupancy"), dict) else payload  # older docs
+    count = _count(values.get("peopleCount"))
+    present = _presence(values.get("peoplePresence", values.get("presence")))
+    if present is None and count is not None:
+        present = count > 0
+    started = _int(payload.get("windowStartTimestamp", payload.get("windowStartTime")))
+    ended = _int(payload.get("windowEndTime"))
+    peak = _count(values.get("peakPeopleCount", values.get("peakCount")))
+    return Reading(seen=[location.seen], signals=[SignalDraft(
+        SPACES_LOCATION, location.seen.key, "spaces_occupancy", from_ms(started) if started else event.observed_at,
+        present, count, peak, from_ms(ended) if ended else None)])
 
 
 def _iot(event: Event) -> Reading:
-    occupancy = event.payload.get("occupancy")
-    if not isinstance(occupancy, dict):
-        return Reading(skipped="no_occupancy_block")
-    location = _location_id(event)
-    status = occupancy.get("occupancyStatus", occupancy.get("occupied"))
-    count = _count(occupancy.get("peopleCount"))
-    present = _presence(status)
+    location = _required_location(event)
+    payload = event.payload
+    block = payload.get("occupancyStatus", payload.get("occupancy"))
+    if block is None:
+        return Reading(seen=[location.seen], skipped="no_occupancy_block")
+    count = None
+    if isinstance(block, dict):
+        count = _count(block.get("peopleCount"))
+        block = next((block[name] for name in ("occupancyStatus", "status", "occupied", "value") if name in block),
+                     None)
+    present = _presence(block)
     if present is None and count is not None:
         present = count > 0
-    return Reading(signals=[SignalDraft("spaces_location", location, "spaces_iot", event.observed_at, present,
-                                        count)])
+    return Reading(seen=[location.seen], signals=[SignalDraft(SPACES_LOCATION, location.seen.key, "spaces_iot",
+                                                              event.observed_at, present, count)])
+
+
+def _location_only(event: Event) -> Reading:
+    location = _location(event.payload)
+    return Reading(seen=[location.seen] if location else [], skipped=f"not_occupancy:{event.kind}")
+
+
+_CHANGES = {"ADD": "ADD", "ADDED": "ADD", "CREATE": "ADD", "UPDATE": "UPDATE", "UPDATED": "UPDATE",
+            "REMOVE": "REMOVE", "REMOVED": "REMOVE", "DELETE": "REMOVE", "DELETED": "REMOVE", "MOVE": "MOVE",
+            "MOVED": "MOVE"}
 
 
 def _hierarchy(event: Event) -> Reading:
     changes = event.payload.get("changes")
     items = changes if isinstance(changes, list) else [event.payload]
-    out = []
+    out, seen = [], []
     for item in items:
-        location = item.get("location") or {}
-        location_id = str(location.get("locationId") or "")
-        if not location_id:
+        if not isinstance(item, dict):
             continue
-        types = {str(location.get("type") or "").upper(), *map(str.upper, location.get("inferredLocationTypes") or [])}
-        out.append(LocationChange(change=str(item.get("changeType") or "UPDATED").upper(), location_id=location_id,
-                                  name=str(location.get("name") or ""), is_room="ROOM" in types,
-                                  time_zone=str(location.get("timeZone") or "")))
+        location = _location(item)
+        if location is None:
+            continue
+        details = item.get("locationDetails") if isinstance(item.get("locationDetails"), dict) else {}
+        raw = item.get("location") if isinstance(item.get("location"), dict) else {}
+        zone = _text(details.get("timeZone") or raw.get("timeZone"))
+        change = _CHANGES.get(_text(item.get("changeType")).upper(), "UPDATE")
+        info = location.seen
+        seen.append(SourceSeen(info.kind, info.key, info.name, info.hierarchy, info.types, info.parent_key, zone))
+        out.append(LocationChange(change=change, location_id=info.key, name=info.name,
+                                  is_room=bool({"ZONE", "ROOM"} & set(info.types)), time_zone=zone))
     if not out:
         return Reading(skipped="missing:location")
-    return Reading(location_changes=out)
+    return Reading(location_changes=out, seen=seen)
 
 
 def _activation(event: Event) -> Reading:
@@ -244,29 +318,79 @@ _READERS = {
     "webexTelemetryUpdate": _webex,
     "spaceOccupancy": _space_occupancy,
     "cameraCounts": _camera,
-    "deviceCounts": _device_counts,
-    "devicePresence": _device_presence,
     "iotTelemetry": _iot,
     "locationHierarchyChange": _hierarchy,
     "appActivation": _activation,
+    **{name: _location_only for name in LOCATION_ONLY_PAYLOADS},
 }
 
 
 # --------------------------------------------------------------------------------------------------------
-# Tolerant value readers
+# Locations and tolerant value readers
 # --------------------------------------------------------------------------------------------------------
 
 
-def _location_id(event: Event) -> str:
-    location_id = str((event.payload.get("location") or {}).get("locationId") or "")
+@dataclass(frozen=True)
+class _Location:
+    seen: SourceSeen
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        """Outermost first, the location itself included."""
+        return (*self.seen.hierarchy, self.seen.name) if self.seen.name else self.seen.hierarchy
+
+
+def _location(container: dict[str, Any]) -> _Location | None:
+    """The payload's ``location`` (innermost first, ``parent`` outwards); None when it names no location."""
+    location = container.get("location")
+    if not isinstance(location, dict):
+        return None
+    location_id = _text(location.get("locationId") or location.get("id"))
     if not location_id:
+        return None
+    names: list[str] = []
+    parent = location.get("parent")
+    parent_key = _text(parent.get("locationId")) if isinstance(parent, dict) else ""
+    for _ in range(MAX_LOCATION_DEPTH):
+        if not isinstance(parent, dict):
+            break
+        if parent.get("name"):
+            names.append(_text(parent["name"]))
+        parent = parent.get("parent")
+    types = location.get("inferredLocationTypes")
+    kinds = tuple(_text(kind).upper() for kind in types if kind) if isinstance(types, list) else ()
+    if location.get("type"):
+        kinds = (*kinds, _text(location["type"]).upper())
+    return _Location(SourceSeen(SPACES_LOCATION, location_id, _text(location.get("name")), tuple(reversed(names)),
+                                kinds, parent_key, _text(location.get("timeZone"))))
+
+
+def _required_location(event: Event) -> _Location:
+    location = _location(event.payload)
+    if location is None:
         raise ValueError("no location.locationId")
-    return location_id
+    return location
+
+
+def _bare(value: Any, *names: str) -> Any:
+    """A telemetry metric: bare (``{"peopleCount": 3}``), or wrapped in an object of older docs
+    (``{"peopleCount": {"peopleCount": 3}}``)."""
+    if isinstance(value, dict):
+        return next((value[name] for name in (*names, "value") if name in value), None)
+    return value
+
+
+def _text(value: Any) -> str:
+    return value.strip()[:200] if isinstance(value, str) else "" if value is None else str(value)[:200]
 
 
 def _int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value == value and abs(value) < 2**62 else None  # NaN and infinities are not numbers
     try:
         return int(str(value).strip()) if value not in (None, "") else None
     except ValueError:
@@ -274,17 +398,17 @@ def _int(value: Any) -> int | None:
 
 
 def _count(value: Any) -> int | None:
-    """A people count; negative (Webex sends −1) means unknown, never zero."""
+    """A people count; negative (Webex sends −1) or absent means unknown, never zero."""
     number = _int(value)
-    return number if number is not None and number >= 0 else None
+    return number if number is not None and 0 <= number < 1_000_000 else None
 
 
 def _presence(value: Any) -> bool | None:
     if isinstance(value, bool):
         return value
     text = str(value or "").strip().upper()
-    if text in ("YES", "TRUE", "PRESENT", "OCCUPIED"):
+    if text in ("YES", "TRUE", "PRESENT", "OCCUPIED", "IN_USE"):
         return True
-    if text in ("NO", "FALSE", "NOT_PRESENT", "ABSENT", "UNOCCUPIED", "VACANT"):
+    if text in ("NO", "FALSE", "NOT_PRESENT", "ABSENT", "UNOCCUPIED", "VACANT", "NOT_OCCUPIED"):
         return False
     return None

@@ -13,17 +13,18 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Min
 from django.utils import timezone
 
+from occupancy import outages, sensors
 from occupancy.intake import RoomKey, Signal, record
 from spaces_calendar.core.models import Room
 
-from .events import Event, LocationChange, read
+from .events import Event, LocationChange, SourceSeen, from_ms, read
 from .models import AppActivationEvent, Checkpoint, ReceiverStatus, RejectedLine, SeenRecord
 
 logger = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ def apply_batch(key: StreamKey, events: list[Event], resolve_tenant: TenantResol
         fresh = _fresh(events)
         outcome.duplicates = len(events) - len(fresh)
         signals: list[Signal] = []
+        seen: list[sensors.Seen] = []
         tenants: dict[str, int | None] = {}  # a resolver may query the database: once per Spaces tenant and batch
 
         def resolve(spaces_tenant_id: str) -> int | None:
@@ -82,11 +84,15 @@ def apply_batch(key: StreamKey, events: list[Event], resolve_tenant: TenantResol
             return tenants[spaces_tenant_id]
 
         for event in fresh:
-            _read_into(event, resolve, signals, outcome.skipped)
+            _read_into(event, resolve, signals, outcome.skipped, seen)
+        if seen:
+            sensors.note_seen(seen)
         if signals:
             result = record(signals)
             outcome.signals = result.accepted
             outcome.skipped.update(result.refused)
+            if result.pending:  # kept for when the location or workspace is mapped (counted to be seen)
+                outcome.skipped["pending_unmapped"] += result.pending
         SeenRecord.objects.bulk_create(
             [SeenRecord(record_uid=event.uid[:200], record_timestamp_ms=event.timestamp_ms) for event in fresh],
             batch_size=500,
@@ -113,11 +119,13 @@ def _fresh(events: list[Event]) -> list[Event]:
     return [event for uid, event in unique.items() if uid not in seen]
 
 
-def _read_into(event: Event, resolve_tenant: TenantResolver, signals: list[Signal], skipped: Counter) -> None:
+def _read_into(event: Event, resolve_tenant: TenantResolver, signals: list[Signal], skipped: Counter,
+               seen: list[sensors.Seen] | None = None) -> None:
     reading = read(event)
     if reading.skipped:
         skipped[reading.skipped] += 1
-        return
+        if not reading.seen:
+            return
     if reading.activation is not None:
         AppActivationEvent.objects.create(spaces_tenant_id=event.spaces_tenant_id, record_uid=event.uid[:200],
                                           payload=reading.activation)
@@ -127,6 +135,11 @@ def _read_into(event: Event, resolve_tenant: TenantResolver, signals: list[Signa
     if tenant_id is None:
         skipped["unknown_tenant"] += 1
         return
+    if seen is not None:
+        kinds = {(draft.key_kind, draft.key): draft.source for draft in reading.signals}
+        removed = {change.location_id: change.change == "REMOVE" for change in reading.location_changes}
+        seen += [_seen(tenant_id, item, kinds.get((item.kind, item.key), ""), removed.get(item.key))
+                 for item in reading.seen]
     if reading.location_changes:
         apply_location_changes(tenant_id, reading.location_changes)
     for draft in reading.signals:
@@ -137,23 +150,31 @@ def _read_into(event: Event, resolve_tenant: TenantResolver, signals: list[Signa
         ))
 
 
+def _seen(tenant_id: int, item: SourceSeen, signal_source: str, removed: bool | None) -> sensors.Seen:
+    return sensors.Seen(tenant_id, item.kind, item.key, item.name, " / ".join(item.hierarchy), ",".join(item.types),
+                        item.parent_key, item.time_zone, signal_source, removed)
+
+
 def apply_location_changes(tenant_id: int, changes: list[LocationChange]) -> None:
     """Keep room names, time zones and the Spaces location → room mapping current.
 
-    An updated location renames its room; a new room location is mapped to the tenant's room of the same name
-    that has no location yet; a deleted location unmaps its room (its signals would otherwise go nowhere
-    silently).
+    An updated (or moved) location renames its room and sets its time zone (``locationDetails.timeZone``); a new
+    room location (a ZONE) is mapped to the tenant's only room of the same name that has no location yet, with the
+    history it already sent; a removed location unmaps its room (its signals would otherwise go nowhere silently).
     """
     for change in changes:
         rooms = Room.objects.filter(tenant_id=tenant_id)
         mapped = rooms.filter(spaces_location_id=change.location_id).first()
-        if change.change == "DELETED":
+        if change.change == "REMOVE":
             if mapped is not None:
                 Room.objects.filter(pk=mapped.pk).update(spaces_location_id="")
                 logger.info("firehose: Spaces location %s deleted; room %s unmapped", change.location_id, mapped.pk)
             continue
         if mapped is None and change.is_room and change.name:
-            mapped = rooms.filter(spaces_location_id="", name__iexact=change.name).first()
+            namesakes = list(rooms.filter(spaces_location_id="", name__iexact=change.name)[:2])
+            if len(namesakes) == 1:
+                mapped = namesakes[0]
+                sensors.adopt_pending(tenant_id, "spaces_location", change.location_id, mapped.pk)
         if mapped is None:
             continue
         updates: dict[str, str] = {"spaces_location_id": change.location_id}
@@ -205,6 +226,35 @@ def mark_connection(key: StreamKey, *, connected: bool, error: str = "", now: da
     status.connected = connected
     status.last_error = error[:500]
     status.save()
+
+
+def stream_lost(key: StreamKey, tenant_ids: tuple[int, ...], since: datetime, reason: str = "") -> None:
+    """The stream broke (or fell silent) and nothing has been heard since ``since``: open an outage for its
+    tenants, to be closed when it is back (``stream_back``)."""
+    for tenant_id in tenant_ids:
+        outages.open_outage(tenant_id, _stream_name(key), since, reason)
+
+
+def stream_back(key: StreamKey, tenant_ids: tuple[int, ...], requested_from_ms: int,
+                now: datetime | None = None) -> None:
+    """The stream is delivering again, from ``requested_from_ms`` as far as the Firehose replays
+    (``FIREHOSE_REPLAY_S``): what lies before that is lost, the rest comes back."""
+    now = now or timezone.now()
+    replay_floor = now - timedelta(seconds=settings.FIREHOSE_REPLAY_S)
+    recovered_from = max(replay_floor, from_ms(requested_from_ms)) if requested_from_ms else now
+    for tenant_id in tenant_ids:
+        for low, high in outages.close_outage(tenant_id, _stream_name(key), recovered_from, now):
+            logger.warning("firehose: %s lost %s to %s (longer than the replay): unknown there",
+                           _stream_name(key), low.isoformat(), high.isoformat())
+
+
+def _stream_name(key: StreamKey) -> str:
+    return f"firehose:{key.stream}:{key.min_partition}-{key.max_partition}"
+
+
+def last_heard(key: StreamKey) -> datetime | None:
+    """When the stream last delivered anything (an event or a keep-alive)."""
+    return ReceiverStatus.objects.filter(**key.lookup).values_list("last_line_at", flat=True).first()
 
 
 def touch(key: StreamKey, now: datetime | None = None) -> None:

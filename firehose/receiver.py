@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import close_old_connections
+from django.utils import timezone
 
 from . import ledger
 from .events import BadLine, Event, parse_line
@@ -39,6 +40,8 @@ class Credentials:
     resolve_tenant: TenantResolver
     #: Called with a reason when the Firehose refuses the key (marks the activation broken).
     refused: Callable[[str], None] = lambda reason: None
+    #: Our tenants whose rooms this stream feeds: what it loses is unknown for them (``occupancy.outages``).
+    tenant_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,11 @@ class Receiver:
         except StreamError as error:
             error_text = str(error)
             lines = getattr(error, "lines", 0)
+        finally:
+            # Whatever ended the connection (an error, silence, our own stop), what the stream carries from the
+            # last line we heard on is lost unless the next connection's replay brings it back.
+            ledger.stream_lost(key, creds.tenant_ids, ledger.last_heard(key) or timezone.now(),
+                               "stopped" if self.stop.is_set() else "disconnected")
         ledger.mark_connection(key, connected=False, error=error_text)
         if self.stop.is_set():
             return
@@ -140,6 +148,8 @@ class Receiver:
                     break
                 if not count:
                     ledger.mark_connection(key, connected=True)
+                    ledger.touch(key)
+                    ledger.stream_back(key, creds.tenant_ids, request.from_timestamp_ms)
                     logger.info("firehose: connected (partitions %d-%d, from %s)", self.min_partition,
                                 self.max_partition, request.from_timestamp_ms)
                 count += len(item)

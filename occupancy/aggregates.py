@@ -272,6 +272,11 @@ def refresh(now: datetime | None = None) -> RefreshReport:
     before = _cursor()
     report = RefreshReport(signals=pipeline.fold_new_signals())
     touched = _signal_rooms(before, _cursor()) if report.signals else {}
+    extended = pipeline.extend_spans(now)
+    for room_id, start in pipeline.apply_outage_changes(now).items():
+        extended[room_id] = min(extended.get(room_id, start), start)
+    for room_id, start in extended.items():
+        touched[room_id] = min(touched.get(room_id, start), start)
     due = pipeline.outcomes_coming_due(now, lookback=DUE_LOOKBACK)
     report.due_rooms = len(due)
     for room_id in due:

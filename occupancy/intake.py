@@ -1,8 +1,9 @@
 """The one door every occupancy source comes through (Firehose today, Webex webhooks later).
 
 A source names its room by a key it knows (our room id, a Spaces location id, a Webex workspace id) and always
-within one tenant: a signal for a room that tenant does not have, or timestamped far in the past or future, is
-refused and counted, never attached to some other room.
+within one tenant: a signal timestamped far in the past or future is refused and counted, and a signal is never
+attached to another tenant's room. A signal for a Spaces location or Webex workspace the tenant has not mapped to a
+room (yet) is kept as a ``PendingSignal``, so that mapping it later applies its history (``sensors.map_source``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from django.utils import timezone
 
 from spaces_calendar.core.models import Room
 
-from .models import OccupancySignal, RoomSourceState
+from .models import OccupancySignal, PendingSignal, RoomSourceState
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ class Signal:
 @dataclass
 class IntakeResult:
     accepted: int = 0
+    #: Kept for a source not mapped to a room yet.
+    pending: int = 0
     refused: Counter = field(default_factory=Counter)
 
 
@@ -83,13 +86,20 @@ def record(signals: list[Signal], *, now: datetime | None = None, history: bool 
     past = datetime.min.replace(tzinfo=now.tzinfo) if history else now - timedelta(
         seconds=settings.OCCUPANCY_MAX_SIGNAL_AGE_S)
     future = now + timedelta(seconds=settings.OCCUPANCY_MAX_CLOCK_SKEW_S)
-    rows = []
+    rows, pending = [], []
     for signal in signals:
         room_id = rooms.get(signal.room)
-        if room_id is None:
-            result.refused["unknown_room"] += 1
-        elif not past <= signal.observed_at <= future:
+        if not past <= signal.observed_at <= future:
             result.refused["out_of_range_time"] += 1
+        elif room_id is None:
+            if signal.room.kind == "room" or not signal.room.value:
+                result.refused["unknown_room"] += 1
+                continue
+            pending.append(PendingSignal(
+                tenant_id=signal.room.tenant_id, kind=signal.room.kind, key=signal.room.value[:200],
+                source=signal.source, observed_at=signal.observed_at, window_end=signal.window_end,
+                present=signal.present, people_count=signal.people_count, peak_count=signal.peak_count,
+                source_event_id=signal.source_event_id[:200]))
         else:
             rows.append(OccupancySignal(
                 tenant_id=signal.room.tenant_id, room_id=room_id, source=signal.source,
@@ -101,12 +111,15 @@ def record(signals: list[Signal], *, now: datetime | None = None, history: bool 
         logger.info("occupancy intake refused %s", dict(result.refused))
     with transaction.atomic():
         OccupancySignal.objects.bulk_create(rows, batch_size=500)
-        _advance_states(rows)
+        PendingSignal.objects.bulk_create(pending, batch_size=500)
+        advance_states(rows)
     result.accepted = len(rows)
+    result.pending = len(pending)
     return result
 
 
-def _advance_states(rows: list[OccupancySignal]) -> None:
+def advance_states(rows: list[OccupancySignal]) -> None:
+    """Move each room's latest state per source forward to the newest of ``rows`` (never backward)."""
     latest: dict[tuple[int, str], OccupancySignal] = {}
     for row in rows:
         key = (row.room_id, row.source)

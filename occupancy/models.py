@@ -15,7 +15,17 @@ class Source(models.TextChoices):
     SPACES_CAMERA = "spaces_camera", "Cisco Spaces camera counts"
     SPACES_OCCUPANCY = "spaces_occupancy", "Cisco Spaces space occupancy"
     SPACES_IOT = "spaces_iot", "Cisco Spaces IoT sensor"
-    WEBEX = "webex", "Webex room device"
+    #: Webex presence (ultrasound, PeoplePresence; RoomInUse). People counts of the same device are WEBEX_PEOPLE:
+    #: the two metrics arrive separately, on change, and each holds until that metric says otherwise.
+    WEBEX = "webex", "Webex room device presence"
+    WEBEX_PEOPLE = "webex_people", "Webex room device people count"
+
+
+class SensorKind(models.TextChoices):
+    """How a source names a room: a Cisco Spaces location, or a Webex workspace."""
+
+    SPACES_LOCATION = "spaces_location", "Cisco Spaces location"
+    WEBEX_WORKSPACE = "webex_workspace", "Webex workspace"
 
 
 class OccupancySignal(models.Model):
@@ -35,7 +45,10 @@ class OccupancySignal(models.Model):
     received_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        indexes = [models.Index(fields=["room", "observed_at"])]
+        # (room, source, observed_at): the reading of each source that holds at the start of a range (on-change
+        # sources may have said it hours before), one index probe each.
+        indexes = [models.Index(fields=["room", "observed_at"]),
+                   models.Index(fields=["room", "source", "observed_at"], name="signal_room_source_time")]
 
     def __str__(self) -> str:
         return f"{self.room_id} {self.source} {self.observed_at:%Y-%m-%d %H:%M:%S}"
@@ -55,6 +68,77 @@ class RoomSourceState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.room_id} {self.source}"
+
+
+class SensorSource(models.Model):
+    """A Spaces location or Webex workspace we have heard of (hierarchy changes, signals on the stream), mapped or
+    not: the Sensors page lists these. The mapping itself lives on the room (``Room.spaces_location_id`` /
+    ``webex_workspace_id``), as the intake resolves it."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20, choices=SensorKind.choices)
+    key = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, blank=True)
+    #: Names from the outermost location in, e.g. "Oslo campus / HQ / Floor 3" (Webex: the device's name).
+    hierarchy = models.CharField(max_length=600, blank=True)
+    #: Spaces' ``inferredLocationTypes`` of the location itself, comma-separated (ZONE, FLOOR, ...).
+    location_types = models.CharField(max_length=200, blank=True)
+    parent_key = models.CharField(max_length=200, blank=True)
+    time_zone = models.CharField(max_length=64, blank=True)
+    #: Which kinds of signal it sent (``webex``, ``spaces_camera``, ...), comma-separated.
+    signal_sources = models.CharField(max_length=200, blank=True)
+    #: Spaces said REMOVE.
+    removed = models.BooleanField(default=False)
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    last_signal_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "kind", "key"], name="one_sensor_source")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key} ({self.name})"
+
+
+class PendingSignal(models.Model):
+    """A signal for a location or workspace not (yet) mapped to a room. Kept for ``OCCUPANCY_MAX_SIGNAL_AGE_S``
+    so that mapping it later applies its history (``sensors.map_source``)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    kind = models.CharField(max_length=20, choices=SensorKind.choices)
+    key = models.CharField(max_length=200)
+    source = models.CharField(max_length=32, choices=Source.choices)
+    observed_at = models.DateTimeField()
+    window_end = models.DateTimeField(null=True, blank=True)
+    present = models.BooleanField(null=True)
+    people_count = models.IntegerField(null=True, blank=True)
+    peak_count = models.IntegerField(null=True, blank=True)
+    source_event_id = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "kind", "key"]), models.Index(fields=["observed_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key} {self.source} {self.observed_at:%Y-%m-%d %H:%M:%S}"
+
+
+class SourceOutage(models.Model):
+    """A stretch in which one of our streams (a Firehose stream) was down and replay did not bring back what it
+    carried: every room of the tenant is unknown there for the sources that stream delivers. ``end`` is None while
+    the stream is still down."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    stream = models.CharField(max_length=100)
+    start = models.DateTimeField()
+    end = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=200, blank=True)
+    recorded_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "start"])]
+
+    def __str__(self) -> str:
+        return f"{self.stream} down {self.start:%Y-%m-%d %H:%M}-{self.end or '…'}"
 
 
 class OccupancyPolicy(models.Model):

@@ -111,7 +111,7 @@ def call(start: int, end: int, spans: list[SpanTuple], first: int, now: int, rul
         return None
     horizon = min(end, now)
     first_presence = last_presence = peak = inside_start = None
-    occupied = unknown = known_in_grace = empty_tail = 0
+    occupied = empty = known_in_grace = empty_tail = 0
     people: list[int] = []
     sources: set[frozenset[str]] = set()
     for index in range(first, len(spans)):
@@ -137,12 +137,15 @@ def call(start: int, end: int, spans: list[SpanTuple], first: int, now: int, rul
             people.extend(counts)
             empty_tail = 0
         elif state == EMPTY:
+            empty += length
             empty_tail += length
         else:
-            unknown += length
             empty_tail = 0
         if state != UNKNOWN and clipped_start < grace_end:
             known_in_grace += min(clipped_end, grace_end) - clipped_start
+    # Whatever of the booking so far is neither known occupied nor known empty is a gap: unknown spans and
+    # stretches with no span at all (a room with no data has a gap as long as the booking).
+    unknown = max(0, horizon - start - occupied - empty)
     coverage = known_in_grace / ((grace_end - start) or SECOND)
     final = now >= end
     # Presence that begins exactly at the end of the grace window is in time: late means after it.

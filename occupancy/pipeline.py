@@ -13,20 +13,36 @@ from functools import lru_cache
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from spaces_calendar.calendars.models import Booking
+from spaces_calendar.core.models import Room
 
 from .bulk import copy_replace
-from .fusion import DEFAULT_EMPTY_LAG, DEFAULT_STALENESS, Reading, fuse
-from .models import BookingOutcome, OccupancyPolicy, OccupancySignal, OccupancySpan, RoomGrace, SignalCursor
+from .fusion import DEFAULT_EMPTY_LAG, DEFAULT_SILENCE, Reading, fuse
+from .models import (
+    BookingOutcome,
+    OccupancyPolicy,
+    OccupancySignal,
+    OccupancySpan,
+    RoomGrace,
+    RoomSourceState,
+    SignalCursor,
+)
+from .outages import FIREHOSE_SOURCES, outages_for
 from .outcomes import Policy, Rules, SpanTuple, call
 from .timestamps import MINUTE, EpochMicros, from_micros, micros
 
 logger = logging.getLogger(__name__)
-MAX_STALENESS = max(DEFAULT_STALENESS.values())
 MAX_LAG = max(DEFAULT_EMPTY_LAG.values(), default=timedelta(0))
+
+
+def silence_limits() -> dict[str, timedelta]:
+    """How long each kind of source is believed without a word (``OCCUPANCY_SOURCE_SILENCE_S`` over the defaults)."""
+    limits = dict(DEFAULT_SILENCE)
+    limits.update({name: timedelta(seconds=value) for name, value in settings.OCCUPANCY_SOURCE_SILENCE_S.items()})
+    return limits
 
 
 @dataclass
@@ -51,9 +67,15 @@ def rebuild_spans(room_ids: Iterable[int], start: datetime, end: datetime) -> in
     median)."""
     room_ids = sorted(set(room_ids))
     _lock_rooms(room_ids)
+    limits = silence_limits()
     readings: dict[int, list[Reading]] = defaultdict(list)
     tenants: dict[int, int] = {}
-    rows = (OccupancySignal.objects.filter(room_id__in=room_ids, observed_at__gte=start - MAX_STALENESS,
+    # Sources report on change: the reading that holds at ``start`` may be hours old. One index probe per room and
+    # source finds it, rather than reading every signal of the longest silence limit.
+    for room_id, tenant_id, source, observed_at, present, people in _readings_before(room_ids, start, limits):
+        readings[room_id].append(Reading(source, observed_at, present, people))
+        tenants[room_id] = tenant_id
+    rows = (OccupancySignal.objects.filter(room_id__in=room_ids, observed_at__gte=start,
                                            observed_at__lt=end + MAX_LAG)
             .order_by("observed_at").values_list("room_id", "tenant_id", "source", "observed_at", "present",
                                                   "people_count"))
@@ -61,16 +83,20 @@ def rebuild_spans(room_ids: Iterable[int], start: datetime, end: datetime) -> in
         readings[room_id].append(Reading(source, observed_at, present, people))
         tenants[room_id] = tenant_id
     stored: dict[int, list[OccupancySpan]] = defaultdict(list)
-    for span in OccupancySpan.objects.filter(room_id__in=room_ids, start__lt=end, end__gt=start).order_by("start"):
+    # Spans that end exactly at ``start`` are taken too, so that extending a timeline joins its last span.
+    for span in OccupancySpan.objects.filter(room_id__in=room_ids, start__lt=end, end__gte=start).order_by("start"):
         stored[span.room_id].append(span)
     OccupancySpan.objects.filter(pk__in=[span.pk for spans in stored.values() for span in spans]).delete()
-    fused, new = 0, []
     for room_id in room_ids:
         if room_id not in tenants:
             tenants[room_id] = _tenant_of(room_id)
+    lost = outages_for(set(tenants.values()), start - max(limits.values()), end)
+    fused, new = 0, []
+    for room_id in room_ids:
         pieces = [_Piece(span.start, start, span.state, span.peak_people, span.median_people, span.sources)
                   for span in stored[room_id] if span.start < start]
-        for span in fuse(readings.get(room_id, []), start, end):
+        for span in fuse(readings.get(room_id, []), start, end, staleness=limits,
+                         outages=lost.get(tenants[room_id], ()), outage_sources=FIREHOSE_SOURCES):
             pieces.append(_Piece(span.start, span.end, span.state, span.peak, span.median,
                                  ",".join(sorted(span.sources))))
             fused += 1
@@ -81,6 +107,23 @@ def rebuild_spans(room_ids: Iterable[int], start: datetime, end: datetime) -> in
                               sources=piece.sources[:200]) for piece in _joined(pieces)]
     OccupancySpan.objects.bulk_create(new, batch_size=2000)
     return fused
+
+
+def _readings_before(room_ids: list[int], start: datetime,
+                     limits: dict[str, timedelta]) -> list[tuple]:
+    """Each room's last reading of each source before ``start``, within that source's silence limit."""
+    sources = sorted(limits)
+    rooms = Room.objects.filter(pk__in=room_ids).annotate(**{
+        f"last_{index}": Subquery(OccupancySignal.objects.filter(
+            room_id=OuterRef("pk"), source=source, observed_at__lt=start,
+            observed_at__gte=start - limits[source]).order_by("-observed_at", "-pk").values("pk")[:1])
+        for index, source in enumerate(sources)
+    }).values_list(*(f"last_{index}" for index in range(len(sources))))
+    ids = [pk for row in rooms for pk in row if pk is not None]
+    if not ids:
+        return []
+    return list(OccupancySignal.objects.filter(pk__in=ids).values_list(
+        "room_id", "tenant_id", "source", "observed_at", "present", "people_count"))
 
 
 @dataclass
@@ -295,11 +338,13 @@ def fold_new_signals(limit: int = 50_000) -> int:
     groups: dict[tuple[int, int], list[int]] = defaultdict(list)
     for room_id, (low, high) in sorted(ranges.items()):
         groups[(int(low.timestamp() // 900), int(high.timestamp() // 900))].append(room_id)
+    # A reading holds until its source's next one, so a signal changes the timeline from its time up to now.
+    now = timezone.now()
     for rooms in groups.values():
         for index in range(0, len(rooms), FOLD_BATCH):
             batch = rooms[index:index + FOLD_BATCH]
             start = min(ranges[room_id][0] for room_id in batch) - MAX_LAG
-            end = max(ranges[room_id][1] for room_id in batch) + MAX_STALENESS
+            end = max(now, max(ranges[room_id][1] for room_id in batch) + MAX_LAG)
             rebuild_spans(batch, start, end)
             recompute_outcomes(batch, start, end)
     # Never backwards: a run that overlapped this one may already have gone further (folding is idempotent).
@@ -309,6 +354,72 @@ def fold_new_signals(limit: int = 50_000) -> int:
 
 SPANS_CURSOR = "spans"
 FOLD_BATCH = 100
+#: How far back ``extend_spans`` fuses a room that has no stored span yet.
+EXTEND_LOOKBACK = timedelta(days=1)
+
+
+def extend_spans(now: datetime | None = None) -> dict[int, datetime]:
+    """Carry every sensor-covered room's timeline forward to ``now``: a source that reported on change and then
+    stayed quiet still says what it said (until its silence limit), with no new signal to trigger a fold.
+    Returns the rooms extended, each with where its extension began."""
+    now = now or timezone.now()
+    covered = set(RoomSourceState.objects.values_list("room_id", flat=True).distinct())
+    if not covered:
+        return {}
+    ends = dict(OccupancySpan.objects.filter(room_id__in=covered).values("room_id").annotate(last=Max("end"))
+                .values_list("room_id", "last"))
+    due = {room_id: max(ends.get(room_id) or now - EXTEND_LOOKBACK, now - EXTEND_LOOKBACK) for room_id in covered}
+    due = {room_id: start for room_id, start in due.items() if start < now - EXTEND_MIN}
+    groups: dict[int, list[int]] = defaultdict(list)
+    for room_id, start in sorted(due.items()):
+        groups[int(start.timestamp() // 900)].append(room_id)
+    for rooms in groups.values():
+        for index in range(0, len(rooms), FOLD_BATCH):
+            batch = rooms[index:index + FOLD_BATCH]
+            start = min(due[room_id] for room_id in batch)
+            rebuild_spans(batch, start, now)
+            recompute_outcomes(batch, start, now, now)
+    return due
+
+
+EXTEND_MIN = timedelta(seconds=30)
+OUTAGES_CURSOR = "outages"
+
+
+def apply_outage_changes(now: datetime | None = None) -> dict[int, datetime]:
+    """Fuse again the rooms of tenants whose stream outages opened, closed or shrank since the last run (an
+    outage changes no signal, so no fold would notice it). Returns the rooms, each with where it was refused."""
+    from .outages import changed_since
+
+    now = now or timezone.now()
+    cursor, _ = SignalCursor.objects.get_or_create(name=OUTAGES_CURSOR)
+    after = from_micros(cursor.last_id) if cursor.last_id else None
+    changes = changed_since(after)
+    if not changes:
+        return {}
+    earliest: dict[int, datetime] = {}
+    for tenant_id, start, _end, _recorded in changes:
+        earliest[tenant_id] = min(earliest.get(tenant_id, start), start)
+    touched: dict[int, datetime] = {}
+    floor = now - timedelta(seconds=settings.OCCUPANCY_MAX_SIGNAL_AGE_S)
+    for tenant_id, start in earliest.items():
+        start = max(start, floor) - MAX_LAG
+        rooms = sorted(set(RoomSourceState.objects.filter(room__tenant_id=tenant_id)
+                           .values_list("room_id", flat=True)))
+        for index in range(0, len(rooms), FOLD_BATCH):
+            batch = rooms[index:index + FOLD_BATCH]
+            rebuild_spans(batch, start, now)
+            recompute_outcomes(batch, start, now, now)
+        touched.update(dict.fromkeys(rooms, start))
+    SignalCursor.objects.filter(pk=cursor.pk).update(last_id=micros(changes[-1][3]))
+    return touched
+
+
+def recompute_room(room_id: int, start: datetime, now: datetime | None = None) -> None:
+    """A room's timeline and outcomes again from ``start`` to now (its sensor was just mapped, say)."""
+    now = now or timezone.now()
+    rebuild_spans([room_id], start - MAX_LAG, now)
+    recompute_outcomes([room_id], start - MAX_LAG, now, now)
 
 
 def outcomes_coming_due(now: datetime | None = None, lookback: timedelta = timedelta(days=2)) -> list[int]:

@@ -26,7 +26,9 @@ DATA_DIR = Path(env.str("SPACES_DATA_DIR", str(BASE_DIR / "var"))).resolve()
 # TEST_DATABASE_URL / TEST_BROKER_URL when set (CI's PostgreSQL + Redis run), else throwaway SQLite files.
 TESTING = "PYTEST_VERSION" in os.environ
 if TESTING:
-    DATA_DIR = DATA_DIR / "test"
+    # One folder per pytest run (its child processes inherit the variable), so two runs on one machine never share
+    # a SQLite database or broker file.
+    DATA_DIR = DATA_DIR / "test" / os.environ.setdefault("SPACES_TEST_RUN", str(os.getpid()))
 
 DATABASE_URL = env.str("TEST_DATABASE_URL" if TESTING else "DATABASE_URL", None)
 EMBEDDED = DATABASE_URL is None
@@ -194,6 +196,9 @@ WEBEX_JWKS_URLS = env.json_map(
 CALENDAR_PROVIDERS = {"microsoft": "spaces_calendar.providers.microsoft.calendar.MicrosoftCalendars"}
 #: Whole local days synced after today (1 = today and tomorrow), in each room's own time zone.
 CALENDAR_SYNC_DAYS_AHEAD = env.int("CALENDAR_SYNC_DAYS_AHEAD", 1, minimum=0, maximum=30)
+#: Whole local days before today that a link's first sync also fetches (7 = from local midnight a week ago), so a
+#: room linked mid-day, or after local midnight, has its earlier bookings; later syncs keep today's window.
+CALENDAR_SYNC_DAYS_BACK = env.int("CALENDAR_SYNC_DAYS_BACK", 7, minimum=0, maximum=30)
 #: $batch requests (of 20 rooms each) one sync task sends at the same time.
 CALENDAR_SYNC_PARALLEL_BATCHES = env.int("CALENDAR_SYNC_PARALLEL_BATCHES", 4, minimum=1, maximum=8)
 #: A claimed sync that has not finished after this long is presumed dead and may be claimed again.
@@ -214,10 +219,21 @@ OCCUPANCY_MAX_CLOCK_SKEW_S = env.float("OCCUPANCY_MAX_CLOCK_SKEW_S", 300.0, mini
 OCCUPANCY_SIGNAL_RETENTION_DAYS = env.int("OCCUPANCY_SIGNAL_RETENTION_DAYS", 30,
                                           minimum=int(OCCUPANCY_MAX_SIGNAL_AGE_S // 86400) + 1)
 
+#: How long each kind of source may stay silent and still be believed (seconds, a JSON map by source: webex,
+#: webex_people, spaces_camera, spaces_occupancy, spaces_iot). Sources report on change; Webex devices also send a
+#: full report about hourly, cameras have no heartbeat. Defaults: occupancy/fusion.py DEFAULT_SILENCE.
+OCCUPANCY_SOURCE_SILENCE_S = {name: float(value) for name, value in env.json_map(
+    "OCCUPANCY_SOURCE_SILENCE_S", {}).items()}
+
 SPACES_FIREHOSE_URL = env.url("SPACES_FIREHOSE_URL", "https://partners.dnaspaces.io")
 SPACES_API_KEY = env.secret("SPACES_API_KEY", None)
-#: With SPACES_API_KEY (single-tenant deployments): our tenant that the key's events belong to.
+#: With SPACES_API_KEY (single-tenant deployments): our tenant that the key's events belong to. Required with
+#: SPACES_API_KEY: a key with no tenant would attach its events to nobody, silently (checked at start-up).
 SPACES_TENANT_SLUG = env.str("SPACES_TENANT_SLUG", None)
+if SPACES_API_KEY and not SPACES_TENANT_SLUG:
+    raise ImproperlyConfigured("SPACES_API_KEY is set without SPACES_TENANT_SLUG: set SPACES_TENANT_SLUG to the "
+                               "slug of the tenant whose rooms its events belong to (or activate Cisco Spaces on "
+                               "the Integrations page instead of setting a key).")
 
 # --- Cisco Spaces partner app: activation, health URLs, monitoring report ---------------------------------------
 #: Partner API hosts an activation token's baseUrl may name, each with its region label. Cisco's two regions
@@ -239,8 +255,11 @@ CELERY_BEAT_SCHEDULE["report-partner-monitoring"] = {"task": "partner.report_mon
 # --- Firehose receiver ------------------------------------------------------------------------------------------
 #: Reconnect from the checkpoint minus this, because the stream is not strictly ordered by recordTimestamp.
 FIREHOSE_RESUME_OVERLAP_S = env.float("FIREHOSE_RESUME_OVERLAP_S", 120.0, minimum=0)
-#: How far back the very first connection of a stream reaches (events from just before the activation).
-FIREHOSE_INITIAL_LOOKBACK_S = env.float("FIREHOSE_INITIAL_LOOKBACK_S", FIREHOSE_RESUME_OVERLAP_S, minimum=0)
+#: How far back the Firehose replays (about an hour, DESIGN.md section 6): a stream down longer than this lost
+#: what it carried before (recorded as an outage: those rooms are unknown there, never empty).
+FIREHOSE_REPLAY_S = env.float("FIREHOSE_REPLAY_S", 3600.0, minimum=0)
+#: How far back the very first connection of a stream reaches: as far as the Firehose replays.
+FIREHOSE_INITIAL_LOOKBACK_S = env.float("FIREHOSE_INITIAL_LOOKBACK_S", FIREHOSE_REPLAY_S, minimum=0)
 #: How long applied recordUids are remembered below the checkpoint; must exceed the overlap.
 FIREHOSE_DEDUP_RETENTION_S = env.float("FIREHOSE_DEDUP_RETENTION_S", 3600.0, minimum=1)
 if FIREHOSE_DEDUP_RETENTION_S <= FIREHOSE_RESUME_OVERLAP_S:

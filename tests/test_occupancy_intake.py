@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from occupancy.intake import RoomKey, Signal, record
-from occupancy.models import OccupancySignal, RoomSourceState
+from occupancy.models import OccupancySignal, PendingSignal, RoomSourceState
 from tests.factories import make_room, make_tenant
 
 pytestmark = pytest.mark.django_db
@@ -32,12 +32,15 @@ def test_each_key_kind_finds_the_room_of_that_tenant_only(rooms):
         signal(acme, "spaces_location", "loc-1", people_count=2),
         signal(acme, "webex_workspace", "ws-1", source="webex", present=True),
         signal(acme, "room", str(fjord.pk), source="spaces_camera", people_count=1),
-        signal(acme, "spaces_location", "loc-2", people_count=9),  # another tenant's location id
+        # Another tenant's location id: for Acme it is a location it has not mapped, kept as Acme's, never theirs.
+        signal(acme, "spaces_location", "loc-2", people_count=9),
         signal(acme, "room", str(theirs.pk), people_count=9),  # another tenant's room id
         signal(acme, "room", "not-a-number", people_count=9),
     ])
-    assert result.accepted == 3 and result.refused == {"unknown_room": 3}
+    assert (result.accepted, result.pending, result.refused) == (3, 1, {"unknown_room": 2})
     assert set(OccupancySignal.objects.values_list("room_id", flat=True)) == {fjord.pk}
+    assert list(PendingSignal.objects.values_list("tenant_id", "kind", "key")) == [
+        (acme.pk, "spaces_location", "loc-2")]
 
 
 def test_far_past_and_future_timestamps_are_refused(rooms):

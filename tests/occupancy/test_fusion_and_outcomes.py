@@ -47,9 +47,30 @@ def test_no_data_is_unknown_never_empty():
     assert states(fuse([], at(0), at(60))) == [(0, 60, UNKNOWN)]
 
 
-def test_a_reading_goes_stale():
-    spans = fuse([Reading("spaces_occupancy", at(0), people=0)], at(0), at(30))
-    assert states(spans) == [(0, 5, EMPTY), (5, 30, UNKNOWN)]
+def test_a_reading_holds_until_the_same_source_says_otherwise():
+    # Cameras send a count only when it changes: a 0 at minute 0 is still true at minute 40.
+    readings = [Reading("spaces_camera", at(0), people=0), Reading("spaces_camera", at(40), people=3),
+                Reading("spaces_camera", at(50), people=0)]
+    assert states(fuse(readings, at(0), at(90))) == [(0, 40, EMPTY), (40, 50, OCCUPIED), (50, 90, EMPTY)]
+
+
+def test_a_reading_from_before_the_range_holds_into_it():
+    spans = fuse([Reading("spaces_camera", at(-300), people=0)], at(0), at(30))
+    assert states(spans) == [(0, 30, EMPTY)]
+
+
+def test_a_source_silent_past_its_limit_is_no_longer_believed():
+    # Webex devices send a full report about hourly: silence well past that means the device is gone.
+    spans = fuse([Reading("webex", at(0), present=False)], at(0), at(180), staleness={"webex": 90 * MIN})
+    assert states(spans) == [(0, 90, EMPTY), (90, 180, UNKNOWN)]
+
+
+def test_a_lost_stretch_of_our_stream_is_unknown_and_the_reading_holds_again_after_it():
+    readings = [Reading("spaces_camera", at(0), people=0), Reading("webex", at(0), present=False)]
+    spans = fuse(readings, at(0), at(60), outages=[(at(20), at(30))], outage_sources=frozenset({"spaces_camera"}))
+    assert states(spans) == [(0, 60, EMPTY)]  # webex comes another way: it still knows
+    spans = fuse(readings, at(0), at(60), outages=[(at(20), at(30))])
+    assert states(spans) == [(0, 20, EMPTY), (20, 30, UNKNOWN), (30, 60, EMPTY)]
 
 
 def test_any_fresh_source_saying_occupied_wins_over_idle_ones():
@@ -60,9 +81,12 @@ def test_any_fresh_source_saying_occupied_wins_over_idle_ones():
     assert spans[1].peak == 3 and spans[1].sources == {"spaces_occupancy", "webex"}
 
 
-def test_a_fresh_source_that_does_not_know_keeps_the_room_unknown():
-    readings = every("spaces_occupancy", 0, 30, people=0) + every("webex", 0, 30, present=None, people=None)
-    assert states(fuse(readings, at(0), at(30))) == [(0, 30, UNKNOWN)]
+def test_a_source_that_does_not_know_is_not_live():
+    # −1 / null is "this device cannot tell", not a vote: another source that knows decides, and alone it is unknown.
+    unknowing = every("webex", 0, 30, present=None, people=None)
+    readings = every("spaces_occupancy", 0, 30, people=0) + unknowing
+    assert states(fuse(readings, at(0), at(30))) == [(0, 30, EMPTY)]
+    assert states(fuse(unknowing, at(0), at(30))) == [(0, 30, UNKNOWN)]
 
 
 def test_a_people_count_of_zero_with_presence_unknown_is_empty():
