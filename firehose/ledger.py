@@ -136,10 +136,12 @@ def _read_into(event: Event, resolve_tenant: TenantResolver, signals: list[Signa
         skipped["unknown_tenant"] += 1
         return
     if seen is not None:
-        kinds = {(draft.key_kind, draft.key): draft.source for draft in reading.signals}
+        kinds: dict[tuple[str, str], list[str]] = {}
+        for draft in reading.signals:
+            kinds.setdefault((draft.key_kind, draft.key), []).append(draft.source)
         removed = {change.location_id: change.change == "REMOVE" for change in reading.location_changes}
-        seen += [_seen(tenant_id, item, kinds.get((item.kind, item.key), ""), removed.get(item.key))
-                 for item in reading.seen]
+        seen += [_seen(tenant_id, item, source, removed.get(item.key))
+                 for item in reading.seen for source in kinds.get((item.kind, item.key), [""])]
     if reading.location_changes:
         apply_location_changes(tenant_id, reading.location_changes)
     for draft in reading.signals:

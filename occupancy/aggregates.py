@@ -30,6 +30,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Min
 from django.db.models.fields.json import KeyTextTransform
@@ -270,7 +271,7 @@ def refresh(now: datetime | None = None) -> RefreshReport:
     passed, then rebuild the RoomDays those touched (at least yesterday and today of each such room)."""
     now = now or timezone.now()
     before = _cursor()
-    report = RefreshReport(signals=pipeline.fold_new_signals())
+    report = RefreshReport(signals=pipeline.fold_new_signals(now=now))
     touched = _signal_rooms(before, _cursor()) if report.signals else {}
     extended = pipeline.extend_spans(now)
     for room_id, start in pipeline.apply_outage_changes(now).items():
@@ -288,10 +289,11 @@ def refresh(now: datetime | None = None) -> RefreshReport:
 
 
 def recompute_rooms(room_ids: Iterable[int], now: datetime | None = None) -> int:
-    """After bookings changed: their rooms' outcomes and RoomDays from yesterday to the day after tomorrow."""
+    """After bookings changed: their rooms' outcomes and RoomDays from ``CALENDAR_SYNC_DAYS_BACK`` days ago (a
+    link's first sync fetches that far back) to the day after tomorrow."""
     now = now or timezone.now()
     room_ids = sorted(set(room_ids))
-    start, end = now - timedelta(days=1), now + timedelta(days=2)
+    start, end = now - timedelta(days=max(1, settings.CALENDAR_SYNC_DAYS_BACK)), now + timedelta(days=2)
     pipeline.recompute_outcomes(room_ids, start, end, now)
     return rebuild_between(room_ids, start, end, now=now)
 

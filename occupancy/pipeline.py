@@ -322,7 +322,7 @@ COPY_THRESHOLD = 500
 # --------------------------------------------------------------------------------------------------------
 
 
-def fold_new_signals(limit: int = 50_000) -> int:
+def fold_new_signals(limit: int = 50_000, now: datetime | None = None) -> int:
     """Rebuild spans and outcomes wherever signals arrived since the last run (late ones included)."""
     cursor, _ = SignalCursor.objects.get_or_create(name=SPANS_CURSOR)
     rows = list(OccupancySignal.objects.filter(pk__gt=cursor.last_id).order_by("pk")
@@ -339,7 +339,7 @@ def fold_new_signals(limit: int = 50_000) -> int:
     for room_id, (low, high) in sorted(ranges.items()):
         groups[(int(low.timestamp() // 900), int(high.timestamp() // 900))].append(room_id)
     # A reading holds until its source's next one, so a signal changes the timeline from its time up to now.
-    now = timezone.now()
+    now = now or timezone.now()
     for rooms in groups.values():
         for index in range(0, len(rooms), FOLD_BATCH):
             batch = rooms[index:index + FOLD_BATCH]

@@ -79,6 +79,7 @@ def note_seen(entries: Iterable[Seen], now: datetime | None = None) -> int:
             sources.discard("")
             merged[ident] = (_richer(base, entry), sources)
     due = []
+    signalled = {ident for ident, (_, sources) in merged.items() if sources}
     for ident, (entry, sources) in merged.items():
         previous = _written.get(ident)
         if previous is not None:
@@ -95,7 +96,7 @@ def note_seen(entries: Iterable[Seen], now: datetime | None = None) -> int:
     new, changed = [], []
     for ident, entry, sources in due:
         row = existing.get(ident)
-        signal_at = now if entry.signal_source else None
+        signal_at = now if ident in signalled else None
         if row is None:
             new.append(SensorSource(
                 tenant_id=entry.tenant_id, kind=entry.kind, key=ident[2], name=entry.name[:200],

@@ -53,7 +53,10 @@ def test_local_secrets_are_stable_across_restarts(tmp_path):
         ({"CELERY_BROKER_URL": "kafka://x"}, "CELERY_BROKER_URL must start with"),
         ({"MICROSOFT_LOGIN_URL": "login.microsoftonline.com"},
          "MICROSOFT_LOGIN_URL='login.microsoftonline.com' is not valid: expected an absolute URL"),
-        ({"SANDBOX": "true", "SPACES_API_KEY": "real-key"}, "SANDBOX=true cannot be combined"),
+        ({"SANDBOX": "true", "SPACES_API_KEY": "real-key", "SPACES_TENANT_SLUG": "acme"},
+         "SANDBOX=true cannot be combined"),
+        # A key with no tenant would attach every event to nobody, silently.
+        ({"SPACES_API_KEY": "real-key"}, "SPACES_API_KEY is set without SPACES_TENANT_SLUG"),
     ],
 )
 def test_bad_configuration_stops_start_up_naming_the_variable(tmp_path, variables, message):

@@ -84,11 +84,12 @@ def test_the_sandbox_settings_trust_the_fake_cisco_spaces_and_replay_its_day(tmp
 
 
 def test_real_credentials_leave_cisco_spaces_alone(tmp_path):
-    seen = settings_seen(tmp_path, SPACES_SETTINGS, SPACES_API_KEY="real-key")
+    seen = settings_seen(tmp_path, SPACES_SETTINGS, SPACES_API_KEY="real-key", SPACES_TENANT_SLUG="acme")
 
     assert list(seen["SPACES_PARTNER_HOSTS"]) == ["https://partners.dnaspaces.io", "https://partners.dnaspaces.eu"]
     assert (seen["SPACES_APP_ID"], seen["SPACES_FIREHOSE_URL"]) == (None, "https://partners.dnaspaces.io")
-    assert seen["FIREHOSE_INITIAL_LOOKBACK_S"] == seen["FIREHOSE_RESUME_OVERLAP_S"]
+    # A real stream's first connection asks for as much as the Firehose replays (about an hour).
+    assert seen["FIREHOSE_INITIAL_LOOKBACK_S"] == 3600.0
 
 
 def test_an_explicit_url_wins_over_the_sandbox_default(tmp_path):
