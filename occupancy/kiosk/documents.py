@@ -33,7 +33,9 @@ from django.utils import timezone
 
 from occupancy import bulk
 from occupancy.fusion import DEFAULT_STALENESS, FALLBACK_STALENESS, Reading
-from occupancy.models import OccupancyPolicy, RoomSourceState
+from occupancy.models import OccupancyPolicy, RoomSourceState, SourceOutage
+from occupancy.outages import FIREHOSE_SOURCES
+from occupancy.pipeline import silence_limits
 from occupancy.timestamps import EpochMicros, from_micros
 from spaces_calendar.calendars.models import Booking
 from spaces_calendar.core.models import Room
@@ -78,11 +80,18 @@ def rebuild(room_ids: Iterable[int], now: datetime) -> dict[int, Entry]:
         "floor__building", "tenant__occupancy_policy", "grace_override", "calendar_link"))
     slots = _slots(versions, now)
     readings = _readings(versions)
+    # While a tenant's stream is down, what its sources said last may no longer be true: unknown, never a guess.
+    down = set(SourceOutage.objects.filter(end__isnull=True, tenant_id__in={room.tenant_id for room in rooms})
+               .values_list("tenant_id", flat=True))
+    limits = silence_limits()
     max_age = timedelta(seconds=kiosk_settings().document_max_age_s)
     rows, entries = [], {}
     for room in rooms:
         policy = _policy(room)
-        occupancy = occupancy_now(readings.get(room.pk, []), now)
+        known = readings.get(room.pk, [])
+        if room.tenant_id in down:
+            known = [reading for reading in known if reading.source not in FIREHOSE_SOURCES]
+        occupancy = occupancy_now(known, now, limits)
         status = room_status(slots.get(room.pk, []), occupancy, now, policy, max_age)
         document = status_document(room_reference(room), status, policy,
                                    has_calendar=_related(room, "calendar_link") is not None or room.pk in slots)

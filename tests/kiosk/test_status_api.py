@@ -168,7 +168,7 @@ def test_a_sensor_repeating_itself_neither_rebuilds_nor_changes_the_etag_but_the
 
 def test_a_stale_source_reporting_again_rebuilds_at_once(world, kiosk):
     now = timezone.now()
-    sense(world.fjord, present=True, people=2, at=now - minutes(7))  # stale (webex holds 5 minutes)
+    sense(world.fjord, present=True, people=2, at=now - minutes(100))  # silent past its full-report interval
     stale = kiosk.status(world.fjord)
     assert stale.json()["occupancy"]["state"] == "unknown"
     sense(world.fjord, present=True, people=2, at=now)  # the same values, but fresh again

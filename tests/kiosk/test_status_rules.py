@@ -56,15 +56,20 @@ def test_all_fresh_sources_idle_is_empty_with_zero_people():
     assert (result.state, result.people_count) == ("empty", 0)
 
 
-def test_a_stale_reading_is_unknown_never_empty():
-    # webex readings hold 5 minutes
-    result = occupancy_now([empty(minutes_ago=5)], NOW)
+def test_a_reading_holds_while_its_source_reports_on_change():
+    # Webex devices send changes and a full report about hourly: a "No" from 45 minutes ago still holds.
+    assert occupancy_now([empty(minutes_ago=45)], NOW).state == "empty"
+
+
+def test_a_source_silent_past_its_full_report_interval_is_unknown_never_empty():
+    # webex readings hold 90 minutes (DEFAULT_SILENCE)
+    result = occupancy_now([empty(minutes_ago=90)], NOW)
     assert (result.state, result.people_count, result.fresh_sources) == ("unknown", None, ())
-    assert result.observed_at == at(-5) and result.known_sources == ("webex",)
+    assert result.observed_at == at(-90) and result.known_sources == ("webex",)
 
 
 def test_a_reading_is_fresh_until_the_last_instant_of_its_window():
-    result = occupancy_now([empty(minutes_ago=4.99)], NOW)
+    result = occupancy_now([empty(minutes_ago=89.99)], NOW)
     assert result.state == "empty" and result.changes_at == at(0.01)
 
 
@@ -113,7 +118,7 @@ def test_a_gap_between_bookings_ends_the_run():
 
 def test_booked_with_unknown_occupancy_is_busy():
     assert status([slot(-20, 30)], []).state == BUSY
-    assert status([slot(-20, 30)], [empty(minutes_ago=6)]).state == BUSY
+    assert status([slot(-20, 30)], [empty(minutes_ago=91)]).state == BUSY
 
 
 def test_occupied_without_a_booking_is_busy_with_no_end_known():
@@ -166,7 +171,7 @@ def test_cancelled_and_zero_length_bookings_are_not_there():
     ([slot(2, 40)], [], at(2)),                    # the next booking's start
     ([slot(-20, 3)], [], at(3)),                   # the current booking's end
     ([slot(-7, 40)], [empty(minutes_ago=0)], at(3)),  # the grace window's end
-    ([slot(-1, 40)], [empty(minutes_ago=4)], at(1)),  # a reading going stale
+    ([slot(-1, 40)], [empty(minutes_ago=89)], at(1)),  # a reading going stale
 ])
 def test_the_status_is_valid_until_the_next_boundary(slots, readings, expected):
     assert status(slots, readings).valid_until == expected
