@@ -7,7 +7,7 @@ from dataclasses import asdict
 
 from celery import shared_task
 
-from . import aggregates, pipeline, rules
+from . import aggregates, pipeline, rules, sensors
 
 
 @shared_task(name="occupancy.refresh", ignore_result=True)
@@ -18,8 +18,9 @@ def refresh() -> dict:
 
 @shared_task(name="occupancy.prune_signals", ignore_result=True)
 def prune_signals() -> int:
-    """Hourly (beat): raw signals past their retention, once folded into spans."""
-    return pipeline.prune_signals()
+    """Hourly (beat): raw signals past their retention, once folded into spans, and signals of unmapped sources
+    too old to be applied if they were mapped now."""
+    return pipeline.prune_signals() + sensors.prune_pending()
 
 
 @shared_task(name="occupancy.recompute_rooms", ignore_result=True)
