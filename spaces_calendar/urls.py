@@ -4,9 +4,9 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from occupancy import api as report_api
-from occupancy import rules_views
+from occupancy import bookings_api, rules_views, sensors_views
 from occupancy import views as report_views
-from spaces_calendar.calendars import linking_views
+from spaces_calendar.calendars import import_views, linking_views
 from spaces_calendar.calendars import views as calendar_views
 from spaces_calendar.core import views as core_views
 from spaces_calendar.partner import views as partner_views
@@ -20,7 +20,10 @@ urlpatterns = [
     path("", include("occupancy.kiosk.urls")),
     path("", core_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
+    path("workplace/new/", core_views.new_workplace, name="workplace-new"),
     path("integrations/", calendar_views.integrations, name="integrations"),
+    path("integrations/import-rooms/", import_views.start, name="calendar-rooms-import-start"),
+    path("integrations/<str:provider>/rooms/import/", import_views.import_rooms, name="calendar-rooms-import"),
     path("integrations/<str:provider>/rooms/", linking_views.rooms, name="calendar-rooms"),
     path("integrations/<str:provider>/rooms/refresh", linking_views.refresh, name="calendar-rooms-refresh"),
     path("integrations/<str:provider>/rooms/add", linking_views.add_by_email, name="calendar-rooms-add"),
@@ -43,8 +46,14 @@ urlpatterns = [
     path("settings/occupancy/room-grace", rules_views.set_room_grace, name="occupancy-room-grace"),
     path("settings/occupancy/room-grace/<int:room_id>/clear", rules_views.clear_room_grace,
          name="occupancy-room-grace-clear"),
+    path("settings/sensors/", sensors_views.sensors, name="sensors"),
+    path("settings/sensors/map", sensors_views.map_view, name="sensors-map"),
+    path("settings/sensors/rooms/<int:room_id>/unmap", sensors_views.unmap_view, name="sensors-unmap"),
+    path("settings/sensors/apply-suggested", sensors_views.apply_suggested, name="sensors-apply-suggested"),
     path("api/v1/reports/ghost-bookings", report_api.GhostBookingsReport.as_view(), name="api-reports-ghost-bookings"),
     path("api/v1/reports/utilization", report_api.UtilizationReport.as_view(), name="api-reports-utilization"),
+    path("api/v1/bookings", bookings_api.BookingsView.as_view(), name="api-bookings"),
+    path("api/v1/bookings.csv", bookings_api.BookingsCSVView.as_view(), name="api-bookings-csv"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/schema/", SpectacularAPIView.as_view(), name="openapi-schema"),

@@ -27,7 +27,7 @@ from spaces_calendar.providers.errors import ConsentRevoked
 
 from .bookings import ApplyCounts, LinkChanges, apply_many
 from .connections import mark_needs_consent
-from .models import CalendarConnection, CalendarLink, ConnectionStatus
+from .models import Booking, CalendarConnection, CalendarLink, ConnectionStatus
 from .remote import FetchRequest, FetchResult, provider_for
 
 logger = logging.getLogger(__name__)
@@ -45,14 +45,15 @@ class SyncReport:
     counts: ApplyCounts = field(default_factory=ApplyCounts)
 
 
-def sync_window(time_zone: str, now: datetime) -> tuple[datetime, datetime]:
-    """Local midnight today to local midnight after ``CALENDAR_SYNC_DAYS_AHEAD`` more days, as aware UTC.
+def sync_window(time_zone: str, now: datetime, *, days_back: int = 0) -> tuple[datetime, datetime]:
+    """Local midnight ``days_back`` days before today (0: today) to local midnight after
+    ``CALENDAR_SYNC_DAYS_AHEAD`` more days, as aware UTC.
 
     The window only moves when the local date does, so syncs within one day can stay incremental.
     """
     zone = _zone(time_zone)
     today = now.astimezone(zone).date()
-    start = datetime.combine(today, time(0), tzinfo=zone)
+    start = datetime.combine(today - timedelta(days=days_back), time(0), tzinfo=zone)
     end = datetime.combine(today + timedelta(days=1 + settings.CALENDAR_SYNC_DAYS_AHEAD), time(0), tzinfo=zone)
     return start.astimezone(zoneinfo.ZoneInfo("UTC")), end.astimezone(zoneinfo.ZoneInfo("UTC"))
 
@@ -151,16 +152,31 @@ def sync_claimed(token: str, link_ids: list[int]) -> SyncReport:
     return report
 
 
+def is_first_sync(link: CalendarLink) -> bool:
+    """Never synced in full and holding no incremental state: a new link (or one whose first sync failed)."""
+    return not link.sync_state and link.last_full_sync_at is None
+
+
 def _sync_links(connection: CalendarConnection, links: list[CalendarLink], token: str, report: SyncReport) -> None:
     provider = provider_for(connection.provider)
     now = timezone.now()
+    # ``windows``: the window incremental syncs continue in, stored on the link and compared at the next sync.
+    # ``fetched``: what this sync asks for. A link's first sync reaches back CALENDAR_SYNC_DAYS_BACK local days:
+    # otherwise a room linked at 00:30 would never hold the bookings of the evening before, nor any earlier ones,
+    # and reports would start at the link. Its delta link then spans those days too, so the same day's
+    # incremental syncs may bring changes to them, applied like any other; the next local day starts afresh.
     windows = {link.pk: sync_window(str(link.room.zone), now) for link in links}
+    fetched = {
+        link.pk: sync_window(str(link.room.zone), now, days_back=settings.CALENDAR_SYNC_DAYS_BACK)
+        if is_first_sync(link) else windows[link.pk]
+        for link in links
+    }
     requests = [
         FetchRequest(
             link_id=link.pk,
             calendar_id=link.external_calendar_id,
-            window_start=windows[link.pk][0],
-            window_end=windows[link.pk][1],
+            window_start=fetched[link.pk][0],
+            window_end=fetched[link.pk][1],
             # A new local day means a new window: start a fresh round rather than continue yesterday's.
             sync_state=link.sync_state if (link.sync_window_start, link.sync_window_end) == windows[link.pk] else "",
         )
@@ -196,9 +212,10 @@ def _sync_links(connection: CalendarConnection, links: list[CalendarLink], token
             report.failed += 1
         else:
             succeeded.append((link, result))
+    _adopt_orphans([(link, result) for link, result in succeeded if is_first_sync(link)])
     # One transaction and a handful of queries for the whole chunk: per-room round trips were most of a sync's cost.
     counts = apply_many([
-        LinkChanges(link, result.events, result.removed_ids, windows[link.pk] if result.full else None)
+        LinkChanges(link, result.events, result.removed_ids, fetched[link.pk] if result.full else None)
         for link, result in succeeded
     ])
     for link, result in succeeded:
@@ -209,6 +226,34 @@ def _sync_links(connection: CalendarConnection, links: list[CalendarLink], token
         CalendarConnection.objects.filter(pk=connection.pk).update(
             last_synced_at=now, last_error="", token_expires_at=provider.token_expires_at(connection))
     logger.info("synced %d link(s), %d failed: %s", report.synced, report.failed, report.counts)
+
+
+def _adopt_orphans(first_syncs: list[tuple[CalendarLink, FetchResult]]) -> None:
+    """Give a relinked room's new link the past bookings its old link left behind.
+
+    Unlinking keeps past bookings for the reports (with no link); bookings are keyed by (link, event id), so a first
+    sync reaching back over those days would store each of them a second time, and reports would count it twice.
+    Only the oldest copy of an event is taken, in case earlier relinks already left duplicates."""
+    wanted = Q()
+    links: dict[int, CalendarLink] = {}
+    for link, result in first_syncs:
+        ids = [event.external_id for event in result.events]
+        if ids:
+            wanted |= Q(room_id=link.room_id, external_id__in=ids)
+            links[link.room_id] = link
+    if not wanted:
+        return
+    adopt: dict[tuple[int, str], int] = {}
+    orphans = Booking.objects.filter(wanted, link__isnull=True).order_by("pk")
+    for pk, room_id, external_id in orphans.values_list("pk", "room_id", "external_id"):
+        adopt.setdefault((room_id, external_id), pk)
+    by_link: dict[int, list[int]] = defaultdict(list)
+    for (room_id, _), pk in adopt.items():
+        by_link[links[room_id].pk].append(pk)
+    for link_id, pks in by_link.items():
+        Booking.objects.filter(pk__in=pks, link__isnull=True).update(link_id=link_id)
+    if adopt:
+        logger.info("relinked room(s) took back %d past booking(s) of their previous link", len(adopt))
 
 
 def _access_gone(connection: CalendarConnection, provider: object, links: list[CalendarLink]) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 import schemathesis
@@ -12,6 +13,7 @@ from django.db import close_old_connections
 from django.test import Client
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
+from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -20,9 +22,13 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from tests.factories import make_user
+from tests.occupancy.test_reports_fixtures import outcome
+
 from .conftest import book, minutes, sense
 
 KIOSK_OPERATIONS = {"kiosk_room_status", "kiosk_room_status_list", "kiosk_available_rooms"}
+BOOKINGS_OPERATIONS = {"bookings_list", "bookings_csv"}
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           response_headers_conformance]
 
@@ -87,18 +93,45 @@ def test_schemathesis_finds_no_server_error_and_no_answer_off_the_schema(world, 
     fixed = {"kiosk_room_status": {"path_parameters": {"room_id": world.fjord.pk}},
              "kiosk_room_status_list": {"query": {"building": world.hq.pk}},
              "kiosk_available_rooms": {"query": {"from": soon.isoformat(), "to": (soon + minutes(30)).isoformat()}}}
+    fuzz(operations, auth, fixed)
+
+
+def fuzz(operations: list, headers: dict[str, str], fixed: dict[str, dict]) -> None:
+    """Valid and invalid requests for each operation, plus ones with ``fixed`` values (known ids, so that the
+    200s are checked too), each answer held against the schema."""
     for operation in operations:
         strategies = [operation.as_strategy(), operation.as_strategy(schemathesis.GenerationMode.NEGATIVE)]
-        if operation.definition.raw["operationId"] in fixed:  # known ids too, so the 200s are checked
+        if operation.definition.raw["operationId"] in fixed:
             strategies.append(operation.as_strategy(**fixed[operation.definition.raw["operationId"]]))
         for strategy in strategies:
 
             @FUZZ
             @given(case=strategy)
             def run(case):
-                case.call_and_validate(headers=auth, checks=CHECKS)
+                case.call_and_validate(headers=headers, checks=CHECKS)
 
             run()
+
+
+def test_schemathesis_covers_the_bookings_api_with_a_token(world, in_process_wsgi):
+    viewer = make_user(world.acme)
+    auth = {"Authorization": f"Token {Token.objects.create(user=viewer).key}"}
+    now = timezone.now()
+    outcome(world.fjord, now - minutes(120), kind="attended", series="=1+1")
+    outcome(world.fjord, now - minutes(60), kind="unknown", evidence={})  # evidence written before it had keys
+    outcome(world.glacier, now - minutes(60), kind="ghost", final=False)
+    outcome(world.dock, now - minutes(30), kind="early_end")
+    outcome(world.war_room, now - minutes(120))
+    schema = schemathesis.openapi.from_wsgi("/api/schema/", in_process_wsgi).include(path_regex=r"^/api/v1/bookings")
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert {operation.definition.raw["operationId"] for operation in operations} == BOOKINGS_OPERATIONS
+    # Every filter valid and matching rows (only the organiser is left to chance), so that 200s with rows of
+    # every shape are checked against the schema.
+    today = timezone.localdate(timezone=world.fjord.zone)
+    known = {"query": {"from": (today - timedelta(days=1)).isoformat(), "to": today.isoformat(),
+                       "building": world.hq.pk, "floor": world.first.pk, "room": world.fjord.pk,
+                       "outcome": ["attended", "unknown", "ghost"], "page": 1, "page_size": 10}}
+    fuzz(operations, auth, {"bookings_list": known, "bookings_csv": known})
 
 
 def test_unknown_paths_under_the_api_are_json_404s(world, kiosk_for):

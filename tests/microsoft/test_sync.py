@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from urllib.parse import quote
+from datetime import UTC, datetime, time, timedelta
+from urllib.parse import parse_qs, quote, urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
 
 from spaces_calendar.calendars import sync
+from spaces_calendar.calendars.linking import unlink_calendar
 from spaces_calendar.calendars.models import Booking, CalendarConnection, CalendarLink, ConnectionStatus, Subscription
 from spaces_calendar.core import http
 from spaces_calendar.providers.microsoft.calendar import MicrosoftCalendars
@@ -339,3 +341,109 @@ def test_a_room_without_its_own_zone_syncs_its_buildings_local_day(setup):
     link.refresh_from_db()
     expected, _ = sync.sync_window("Europe/Oslo", timezone.now())
     assert link.sync_window_start == expected
+
+
+# --------------------------------------------------------------------------------------------------------
+# The first sync of a link reaches back CALENDAR_SYNC_DAYS_BACK local days
+# --------------------------------------------------------------------------------------------------------
+
+LOS_ANGELES, OSLO = ZoneInfo("America/Los_Angeles"), ZoneInfo("Europe/Oslo")
+
+
+def local(days_ago: int, hour: int, zone: ZoneInfo = LOS_ANGELES) -> datetime:
+    """``hour`` o'clock local time ``days_ago`` local days before today in ``zone`` (computed when called)."""
+    today = timezone.now().astimezone(zone).date()
+    return datetime.combine(today - timedelta(days=days_ago), time(hour), tzinfo=zone)
+
+
+def add_local_event(fake, link, subject: str, start: datetime, hours: float = 1.0) -> dict:
+    # The fake takes naive times in a named zone: give it UTC, so that no zone name needs translating.
+    start_utc = start.astimezone(UTC).replace(tzinfo=None)
+    return fake.add_event(link.external_calendar_id, subject, start_utc, start_utc + timedelta(hours=hours))
+
+
+def fresh_round_windows(fake, link) -> list[tuple[datetime, datetime]]:
+    """startDateTime/endDateTime of every fresh (not delta-token) round the sync sent for ``link``."""
+    windows = []
+    for _, path in fake.batch_log:
+        split = urlsplit(path)
+        query = parse_qs(split.query)
+        if quote(link.external_calendar_id) in split.path and "startDateTime" in query:
+            windows.append((datetime.fromisoformat(query["startDateTime"][0].replace("Z", "+00:00")),
+                            datetime.fromisoformat(query["endDateTime"][0].replace("Z", "+00:00"))))
+    return windows
+
+
+def test_a_new_links_first_sync_reaches_back_a_week_of_the_rooms_local_days(setup, settings):
+    settings.CALENDAR_SYNC_DAYS_BACK = 7
+    fake, connection = setup
+    link = linked_room(connection, fake, "Redwood", time_zone="America/Los_Angeles")
+    three_days = add_local_event(fake, link, "Three days ago", local(3, 10))
+    evening = add_local_event(fake, link, "Yesterday evening", local(1, 20))
+    week_and_a_day = add_local_event(fake, link, "Eight days ago", local(8, 10))
+    later = add_local_event(fake, link, "Tomorrow", local(-1, 9))
+
+    report = run_sync()
+
+    assert report.synced == 1
+    stored = set(Booking.objects.filter(room=link.room).values_list("external_id", flat=True))
+    assert stored == {three_days["id"], evening["id"], later["id"]}
+    assert week_and_a_day["id"] not in stored
+    assert Booking.objects.get(external_id=evening["id"]).start == local(1, 20)
+    today_start, window_end = sync.sync_window("America/Los_Angeles", timezone.now())
+    assert fresh_round_windows(fake, link) == [(local(7, 0), window_end)], "local midnight a week ago, in LA"
+    link.refresh_from_db()
+    assert (link.sync_window_start, link.sync_window_end) == (today_start, window_end), (
+        "incremental syncs continue in today's window")
+
+
+def test_later_syncs_keep_todays_window(setup, settings):
+    settings.CALENDAR_SYNC_DAYS_BACK = 7
+    fake, connection = setup
+    link = linked_room(connection, fake, "Redwood", time_zone="America/Los_Angeles")
+    past = add_local_event(fake, link, "Three days ago", local(3, 10))
+    run_sync()
+
+    new = add_local_event(fake, link, "Booked just now", local(0, 23))
+    sync.request_sync([link.pk], delay_s=0)
+    incremental = run_sync()
+    sync.request_sync([link.pk], delay_s=0, full=True)  # as after a lost subscription: a full round, not a first
+    full = run_sync()
+
+    assert incremental.counts.created == 1 and Booking.objects.filter(external_id=new["id"]).exists()
+    assert any("$deltatoken=" in path for _, path in fake.batch_log), "the second sync continued the delta link"
+    today_start, window_end = sync.sync_window("America/Los_Angeles", timezone.now())
+    assert fresh_round_windows(fake, link) == [(local(7, 0), window_end), (today_start, window_end)]
+    assert full.counts.cancelled == 0 and not Booking.objects.get(external_id=past["id"]).cancelled, (
+        "a full round of today's window leaves the backfilled days alone")
+
+
+def test_with_no_days_back_the_first_sync_is_todays_window_only(setup, settings):
+    settings.CALENDAR_SYNC_DAYS_BACK = 0
+    fake, connection = setup
+    link = linked_room(connection, fake, "Redwood", time_zone="America/Los_Angeles")
+    add_local_event(fake, link, "Yesterday evening", local(1, 20))
+    today = add_local_event(fake, link, "Today", local(0, 9))
+
+    run_sync()
+
+    assert list(Booking.objects.filter(room=link.room).values_list("external_id", flat=True)) == [today["id"]]
+
+
+def test_a_room_linked_again_takes_back_its_past_bookings_instead_of_storing_them_twice(setup, settings):
+    settings.CALENDAR_SYNC_DAYS_BACK = 7
+    fake, connection = setup
+    link = linked_room(connection, fake, "Fjord")
+    past = add_local_event(fake, link, "Three days ago", local(3, 10, OSLO))
+    coming = add_local_event(fake, link, "Tomorrow", local(-1, 10, OSLO))
+    run_sync()
+    unlink_calendar(link)  # past bookings stay for the reports, with no link; future ones go
+    assert list(Booking.objects.values_list("external_id", "link")) == [(past["id"], None)]
+
+    again = CalendarLink.objects.create(connection=connection, room=link.room,
+                                        external_calendar_id=link.external_calendar_id, next_sync_at=timezone.now())
+    report = run_sync()
+
+    assert report.synced == 1
+    assert sorted(Booking.objects.values_list("external_id", "link")) == sorted(
+        [(past["id"], again.pk), (coming["id"], again.pk)])
