@@ -8,6 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from spaces_calendar.providers.microsoft import client as ms_client
+from spaces_calendar.providers.microsoft.fake import FakeMicrosoft
+from spaces_calendar.sandbox.harness import ca_bundle_path
+
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 
@@ -49,3 +53,20 @@ def log_in(
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     page.click("button[type=submit], input[type=submit]")
+
+
+@pytest.fixture
+def fake_microsoft_for_browser(settings, live_server) -> Iterator[FakeMicrosoft]:
+    """Entra + Graph fakes with the service pointed at them, consent over plain http (the browser does not trust the
+    test CA; msal, server side, does), change subscriptions off (Graph could not call the live server back)."""
+    with FakeMicrosoft(consent_port=0) as fake:
+        settings.MICROSOFT_LOGIN_URL = fake.login_url
+        settings.MICROSOFT_CONSENT_URL = fake.consent_url
+        settings.MICROSOFT_GRAPH_URL = fake.graph_url
+        settings.MICROSOFT_CLIENT_ID = fake.client_id
+        settings.MICROSOFT_CLIENT_SECRET = fake.client_secret
+        settings.OUTBOUND_CA_BUNDLE = ca_bundle_path()
+        settings.PUBLIC_BASE_URL = live_server.url
+        settings.CALENDAR_SUBSCRIPTIONS = False
+        yield fake
+        ms_client.forget_tenant(fake.tenant_id)

@@ -8,9 +8,6 @@ import pytest
 
 from spaces_calendar.calendars.models import CalendarConnection, CalendarLink, ConnectionStatus
 from spaces_calendar.core.models import Role
-from spaces_calendar.providers.microsoft import client as ms_client
-from spaces_calendar.providers.microsoft.fake import FakeMicrosoft
-from spaces_calendar.sandbox.harness import ca_bundle_path
 from tests.factories import make_room, make_tenant, make_user
 
 from .conftest import log_in
@@ -19,19 +16,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def fake(settings, live_server):
-    # Consent over plain http, as in the sandbox: the browser does not trust the test CA, msal (server side) does.
-    with FakeMicrosoft(consent_port=0) as fake:
-        settings.MICROSOFT_LOGIN_URL = fake.login_url
-        settings.MICROSOFT_CONSENT_URL = fake.consent_url
-        settings.MICROSOFT_GRAPH_URL = fake.graph_url
-        settings.MICROSOFT_CLIENT_ID = fake.client_id
-        settings.MICROSOFT_CLIENT_SECRET = fake.client_secret
-        settings.OUTBOUND_CA_BUNDLE = ca_bundle_path()
-        settings.PUBLIC_BASE_URL = live_server.url
-        settings.CALENDAR_SUBSCRIPTIONS = False
-        yield fake
-        ms_client.forget_tenant(fake.tenant_id)
+def fake(fake_microsoft_for_browser):
+    return fake_microsoft_for_browser
 
 
 def test_an_admin_connects_discovers_links_and_unlinks_rooms(page, fake, live_server):

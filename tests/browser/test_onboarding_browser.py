@@ -18,9 +18,6 @@ from occupancy import intake, sensors
 from occupancy.models import OccupancySignal, PendingSignal
 from spaces_calendar.calendars.models import CalendarLink, ConnectionStatus
 from spaces_calendar.core.models import Building, Membership, Role, Room, Tenant
-from spaces_calendar.providers.microsoft import client as ms_client
-from spaces_calendar.providers.microsoft.fake import FakeMicrosoft
-from spaces_calendar.sandbox.harness import ca_bundle_path
 
 from .conftest import log_in
 
@@ -29,24 +26,13 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def fake(settings, live_server):
-    """A non-sandbox configuration with Microsoft pointed at the fake, as the Microsoft browser test has it."""
+def fake(settings, fake_microsoft_for_browser):
+    """A non-sandbox configuration with Microsoft pointed at the fake."""
     settings.SANDBOX = False
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    # Consent over plain http: the browser does not trust the test CA, msal (server side) does.
-    with FakeMicrosoft(consent_port=0) as fake:
-        settings.MICROSOFT_LOGIN_URL = fake.login_url
-        settings.MICROSOFT_CONSENT_URL = fake.consent_url
-        settings.MICROSOFT_GRAPH_URL = fake.graph_url
-        settings.MICROSOFT_CLIENT_ID = fake.client_id
-        settings.MICROSOFT_CLIENT_SECRET = fake.client_secret
-        settings.OUTBOUND_CA_BUNDLE = ca_bundle_path()
-        settings.PUBLIC_BASE_URL = live_server.url
-        settings.CALENDAR_SUBSCRIPTIONS = False
-        sensors.forget_written()
-        yield fake
-        ms_client.forget_tenant(fake.tenant_id)
-        sensors.forget_written()
+    sensors.forget_written()
+    yield fake_microsoft_for_browser
+    sensors.forget_written()
 
 
 @pytest.fixture
