@@ -31,7 +31,6 @@ from . import pipeline
 from .intake import RoomKey, Signal, record
 
 PREFIX = "demo-history-"
-STEP = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -97,9 +96,8 @@ def seed_history(tenant: Tenant, days: int = 21, *, today: date | None = None) -
             occupied["Birch"].append((lunch, lunch + timedelta(minutes=40), 3))
         outage = day == first + timedelta(days=min(days - 1, 9))
         for name, room in rooms.items():
-            if name == "Ember" and outage:
-                continue  # the sensor was down all day: unknown, never a ghost
-            signals.extend(_day_signals(room, day, zone, occupied[name]))
+            # One day Ember's sensor was down: unknown, never a ghost.
+            signals.extend(_day_signals(room, day, zone, occupied[name], sensor_down=name == "Ember" and outage))
     with transaction.atomic():
         Booking.objects.bulk_create(bookings, batch_size=1000)
         record(signals, history=True)
@@ -129,14 +127,21 @@ def _use(plan: Planned, start: datetime, end: datetime, rng: random.Random) -> t
     return start + timedelta(minutes=rng.randint(0, 6)), end - timedelta(minutes=rng.randint(0, 8)), people
 
 
-def _day_signals(room: Room, day: date, zone: ZoneInfo, uses: list[tuple[datetime, datetime, int]]) -> list[Signal]:
-    """A Spaces occupancy reading every five minutes from 07:00 to 19:00 local."""
+def _day_signals(room: Room, day: date, zone: ZoneInfo, uses: list[tuple[datetime, datetime, int]],
+                 *, sensor_down: bool = False) -> list[Signal]:
+    """A camera's counts over the day, sent as real ones are: on change only (a 0 when the building opens at 07:00,
+    then each arrival and departure). A sensor that is down reports that it does not know (a null count) and
+    nothing else that day: unknown, never a ghost."""
     key = RoomKey(room.tenant_id, "room", str(room.pk))
-    moment = datetime.combine(day, time(7), tzinfo=zone)
-    stop = datetime.combine(day, time(19), tzinfo=zone)
-    out = []
-    while moment < stop:
+    opening = datetime.combine(day, time(7), tzinfo=zone)
+    if sensor_down:
+        return [Signal(key, "spaces_camera", opening)]
+    moments = sorted({opening, *(moment for start, end, _ in uses for moment in (start, end))})
+    out: list[Signal] = []
+    last: int | None = None
+    for moment in moments:
         people = next((count for start, end, count in uses if start <= moment < end), 0)
-        out.append(Signal(key, "spaces_occupancy", moment, present=people > 0, people_count=people))
-        moment += STEP
+        if people != last:
+            out.append(Signal(key, "spaces_camera", moment, present=people > 0, people_count=people))
+            last = people
     return out

@@ -347,10 +347,6 @@ if SANDBOX and not TESTING:
     SPACES_APP_ID = sandbox_config.SPACES_APP_ID
     if not env.is_set("SPACES_FIREHOSE_URL"):
         SPACES_FIREHOSE_URL = SANDBOX_SPACES_URL
-    # A first activation replays the simulated day so far, not only its last two minutes. Replays after that start
-    # from the checkpoint minus FIREHOSE_RESUME_OVERLAP_S, which the de-dup retention still covers.
-    if not env.is_set("FIREHOSE_INITIAL_LOOKBACK_S"):
-        FIREHOSE_INITIAL_LOOKBACK_S = 86400.0
     # Every outside service is a fake signed by the sandbox CA, so trusting only that CA loses nothing.
     OUTBOUND_CA_BUNDLE = OUTBOUND_CA_BUNDLE or str(SANDBOX_CA_DIR / "ca.pem")
 

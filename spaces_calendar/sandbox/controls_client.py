@@ -68,7 +68,7 @@ class SpacesState:
     base_url: str
     app_id: str
     spaces_tenant_id: str
-    #: Events the fake Firehose holds (the simulated day so far and the live ticks since).
+    #: Events the fake Firehose holds (the last hours it replays, changes as they are published).
     events: int
     #: Stream connections made so far (one per receiver start or reconnect).
     connections: int

@@ -30,6 +30,7 @@ def register_controls(partner: FakeSpacesPartner, firehose: FakeFirehose) -> Non
             "spaces_tenant_id": str(partner.tenant_id),
             "events": len(firehose.log),
             "connections": len(firehose.connections),
+            "stream_down": firehose.is_down(),
             "active_keys": sum(issued.active for issued in partner.issued_keys),
         })
 

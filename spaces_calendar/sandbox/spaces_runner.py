@@ -6,8 +6,11 @@ the Firehose and sends its monitoring report.
 
 Restarts: the partner's RSA signing key and the API keys it handed out are kept in the state directory, so a token
 issued before a restart still verifies and the key an activation stored still opens the Firehose afterwards (Cisco
-forgets neither; an RSA key cannot be derived from a constant, hence a file). The event log is not kept: the
-simulation replays the day with the same ``recordUid``\\ s, and receivers resume from their checkpoints.
+forgets neither; an RSA key cannot be derived from a constant, hence a file). The event log is not kept: on
+start the simulation publishes again the last hour, all a receiver could get back from Cisco's replay, under the
+same ``recordUid``\\ s, and receivers resume from their checkpoints; a sandbox that was down for longer loses the
+rest, as a real outage does. The simulation also scripts the fake Firehose's outage every night
+(:data:`spaces_demo.NIGHTLY_OUTAGE`).
 """
 
 from __future__ import annotations
@@ -35,9 +38,10 @@ logger = logging.getLogger(__name__)
 
 SIGNING_KEY_FILE = "spaces-partner-key.pem"
 API_KEYS_FILE = "spaces-api-keys.json"
-#: How much of the event log the fake keeps: the day a first activation replays, and some.
-LOG_KEPT = timedelta(hours=26)
-TRIM_EVERY_S = 3600.0
+#: How much of the event log the fake keeps: the replay window (an hour: older events are never sent again), and
+#: some for the sandbox page's count.
+LOG_KEPT = timedelta(hours=2)
+TRIM_EVERY_S = 600.0
 
 
 @dataclass
@@ -45,7 +49,7 @@ class SpacesSandbox:
     partner: FakeSpacesPartner
     firehose: FakeFirehose
     feed: OccupancyFeed
-    #: Events published at start for the day so far.
+    #: Events published at start: the last replay window's and the location hierarchy.
     backfilled: int = 0
     state_dir: Path | None = None
     _saved: str = ""
@@ -70,7 +74,7 @@ class SpacesSandbox:
             self._saved = text
 
     def maintain(self, now: datetime | None = None) -> None:
-        """Keep a long-running fake's memory bounded: the request log always, old events once an hour."""
+        """Keep a long-running fake's memory bounded: the request log always, old events every ten minutes."""
         self.partner.server.clear_log()
         if time.monotonic() - self._trimmed_at < TRIM_EVERY_S:
             return
@@ -83,7 +87,7 @@ class SpacesSandbox:
 
 def start_spaces(port: int, bookings: Callable[[], list[Booking]], *, state_dir: Path | None = None,
                  interval_s: float = 10.0) -> SpacesSandbox:
-    """Start the fake on ``port`` (0 = any free port), replay the day so far and start the live feed.
+    """Start the fake on ``port`` (0 = any free port), publish the last hour and start the live feed.
 
     Raises OSError if the port is taken.
     """

@@ -16,6 +16,7 @@ from django.db.models import Count
 
 from firehose.models import Checkpoint
 from occupancy.models import OccupancySignal
+from spaces_calendar.partner import firehose_payloads as fp
 from tests import worker
 from tests.factories import make_room, make_tenant
 from tests.worker import ROOT, wait_for
@@ -56,6 +57,12 @@ def applied() -> int:
     return OccupancySignal.objects.count()
 
 
+def camera(firehose, location: str, count: int, delta: int, at: int, uid: str | None = None) -> dict:
+    """A camera count in the real shape (one signal each): small, so 100,000 of them stay quick to stream."""
+    payload = fp.camera_counts(fp.location(location, location, ["ZONE"]), count, delta)
+    return firehose.event("cameraCounts", payload, timestamp_ms=at, uid=uid)
+
+
 def test_sigkill_at_random_points_neither_loses_nor_repeats_an_event(firehose, tmp_path):
     rng = random.Random(20261122)
     tenant = make_tenant("Contoso")
@@ -68,9 +75,7 @@ def test_sigkill_at_random_points_neither_loses_nor_repeats_an_event(firehose, t
     for n in range(EVENTS):
         # Slightly out of order, well within the resume overlap, as a real stream is.
         stamp = start + n * 2 + rng.randint(-500, 500)
-        event = firehose.event("spaceOccupancy", {"location": {"locationId": locations[n % ROOMS]},
-                                                  "occupancy": {"peopleCount": n % 7}},
-                               timestamp_ms=stamp, uid=f"event-{n:06d}")
+        event = camera(firehose, locations[n % ROOMS], n % 7, n % 7 - (n - ROOMS) % 7, stamp, uid=f"event-{n:06d}")
         firehose.publish(event, partition=n % 12 + 1)
         sent.add(event["recordUid"])
     log = tmp_path / "firehose.log"
@@ -117,9 +122,7 @@ def test_sigterm_applies_the_partial_batch_and_its_checkpoint_before_exiting(fir
     try:
         assert wait_for(lambda: firehose.connections, timeout=60), log.read_text()[-3000:]
         now = int(time.time() * 1000)
-        sent = [firehose.event("spaceOccupancy", {"location": {"locationId": "loc-fjord"},
-                                                  "occupancy": {"peopleCount": n}}, timestamp_ms=now + n)
-                for n in range(50)]
+        sent = [camera(firehose, "loc-fjord", n, 1, now + n) for n in range(50)]
         for event in sent:
             firehose.publish(event)
         time.sleep(1.5)  # delivered, but neither the batch size nor the flush interval has closed the batch

@@ -12,6 +12,7 @@ from firehose.ledger import StreamKey
 from firehose.models import Checkpoint, ReceiverStatus, RejectedLine, SeenRecord
 from firehose.receiver import Receiver
 from occupancy.models import OccupancySignal, PendingSignal, RoomSourceState
+from spaces_calendar.partner import firehose_payloads as fp
 from tests.worker import wait_for
 
 from .conftest import credentials_for, running
@@ -20,9 +21,30 @@ pytestmark = pytest.mark.django_db(transaction=True)
 NOW_MS = lambda: int(time.time() * 1000)  # noqa: E731
 
 
-def occupancy(fake, location: str, count: int, *, at: int | None = None, uid: str | None = None) -> dict:
-    return fake.event("spaceOccupancy", {"location": {"locationId": location}, "occupancy": {"peopleCount": count}},
-                      timestamp_ms=at, uid=uid)
+def zone(location: str, name: str = "") -> dict:
+    return fp.location_path(fp.Level("loc-hq", "HQ", ("BUILDING",)), fp.Level(location, name or location, ("ZONE",)))
+
+
+def occupancy(fake, location: str, count: int, *, at: int | None = None, uid: str | None = None,
+              spaces_tenant_id: str | None = None) -> dict:
+    """A ``spaceOccupancy`` window starting at ``at`` (its recordTimestamp too), as the real stream sends it."""
+    at = at if at is not None else NOW_MS()
+    payload = fp.space_occupancy(zone(location), fp.space(location, location), people_count=count,
+                                 people_presence=count > 0, booking_status=False, peak_people_count=count,
+                                 window_start_ms=at, time_zone="UTC")
+    return fake.event("spaceOccupancy", payload, timestamp_ms=at, uid=uid, spaces_tenant_id=spaces_tenant_id)
+
+
+def webex(fake, workspace: str, metrics: dict, *, at: int) -> dict:
+    device = fp.device_info(f"device-{workspace}", workspace_id=workspace, product="Cisco Room Kit")
+    return fake.event("webexTelemetryUpdate", fp.webex_telemetry_update(device, zone(f"loc-{workspace}"),
+                                                                         fp.telemetries(metrics)), timestamp_ms=at)
+
+
+def hierarchy(fake, change: str, location: str, name: str = "", time_zone: str = "") -> dict:
+    details = fp.location_details(time_zone) if time_zone else None
+    return fake.event("locationHierarchyChange", fp.location_hierarchy_change(change, zone(location, name), details),
+                      timestamp_ms=NOW_MS())
 
 
 def applied_uids() -> list[str]:
@@ -33,8 +55,7 @@ def test_events_become_signals_for_the_right_rooms_and_the_checkpoint_moves(fire
     tenant, rooms = office
     start = NOW_MS() - 10_000
     events = [occupancy(firehose, "loc-fjord", 3, at=start), occupancy(firehose, "loc-glacier", 0, at=start + 1),
-              firehose.event("webexTelemetryUpdate", {"device": {"workspaceId": "ws-fjord"}, "telemetries": [
-                  {"type": "PEOPLE_COUNT", "peopleCount": {"peopleCount": 2}}]}, timestamp_ms=start + 2)]
+              webex(firehose, "ws-fjord", {"peopleCount": 2}, at=start + 2)]
     for event in events:
         firehose.publish(event)
     receiver = Receiver(lambda: credentials_for(firehose, tenant.pk))
@@ -128,8 +149,7 @@ def test_unknown_types_foreign_locations_and_other_tenants_are_counted_not_attac
         firehose.event("bleUpdate", {"x": 1}, timestamp_ms=now, event_type="BLE_UPDATE"),
         occupancy(firehose, "loc-foreign", 5, at=now),  # another tenant's room: for this tenant, not mapped yet
         occupancy(firehose, "loc-nowhere", 5, at=now),  # not mapped yet
-        firehose.event("spaceOccupancy", {"location": {"locationId": "loc-fjord"}, "occupancy": {"peopleCount": 1}},
-                       timestamp_ms=now, spaces_tenant_id="someone-else"),
+        occupancy(firehose, "loc-fjord", 1, at=now, spaces_tenant_id="someone-else"),
         occupancy(firehose, "loc-fjord", 2, at=now + 10 * 86400 * 1000),  # far in the future
     ]
     receiver = Receiver(lambda: credentials_for(firehose, tenant.pk))
@@ -201,19 +221,20 @@ def test_location_hierarchy_changes_keep_rooms_current(firehose, office):
     from tests.factories import make_room
 
     lonely = make_room(tenant, "Harbour")
-    change = firehose.event("locationHierarchyChange", {"changes": [
-        {"changeType": "UPDATED", "location": {"locationId": "loc-fjord", "name": "Fjord (renovated)",
-                                               "type": "ROOM", "timeZone": "Europe/Berlin"}},
-        {"changeType": "ADDED", "location": {"locationId": "loc-harbour", "name": "harbour", "type": "ROOM"}},
-        {"changeType": "DELETED", "location": {"locationId": "loc-glacier"}},
-        {"changeType": "ADDED", "location": {"locationId": "loc-foreign-2", "name": "Foreign", "type": "ROOM"}},
-    ]}, timestamp_ms=NOW_MS())
+    # One change per event, the room's time zone in locationDetails (DESIGN.md section 6).
+    changes = [
+        hierarchy(firehose, "UPDATE", "loc-fjord", "Fjord (renovated)", "Europe/Berlin"),
+        hierarchy(firehose, "ADD", "loc-harbour", "harbour"),
+        hierarchy(firehose, "REMOVE", "loc-glacier", "Glacier"),
+        hierarchy(firehose, "ADD", "loc-foreign-2", "Foreign"),
+    ]
     receiver = Receiver(lambda: credentials_for(firehose, tenant.pk))
 
     with running(receiver):
         assert wait_for(lambda: len(firehose.connections) >= 1, timeout=10)
-        firehose.publish(change)
-        assert wait_for(lambda: Checkpoint.objects.filter(stream="test", applied=1).exists(), timeout=10)
+        for change in changes:
+            firehose.publish(change, partition=1)
+        assert wait_for(lambda: Checkpoint.objects.filter(stream="test", applied=4).exists(), timeout=10)
 
     for room in (*rooms.values(), lonely):
         room.refresh_from_db()

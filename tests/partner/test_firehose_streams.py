@@ -11,6 +11,7 @@ import pytest
 from firehose.credentials import all_streams
 from firehose.supervisor import supervise
 from occupancy.models import OccupancySignal
+from spaces_calendar.partner import firehose_payloads as fp
 from spaces_calendar.partner.activation import activate
 from spaces_calendar.partner.firehose_fake import FakeFirehose
 from spaces_calendar.partner.models import ActivationStatus, SpacesActivation
@@ -51,11 +52,10 @@ def test_each_activation_streams_into_its_own_tenant_only(fake_spaces, stream):
     try:
         assert wait_for(lambda: len(stream.connections) >= 1, timeout=10)
         now = int(time.time() * 1000)
-        ours = stream.event("spaceOccupancy", {"location": {"locationId": "loc-fjord"},
-                                               "occupancy": {"peopleCount": 2}}, timestamp_ms=now)
+        fjord = fp.location("loc-fjord", "Fjord", ["ZONE"])
+        ours = stream.event("cameraCounts", fp.camera_counts(fjord, 2, 2), timestamp_ms=now)
         # Same location id, but another Spaces tenant's event: must not land in Contoso's Fjord.
-        theirs = stream.event("spaceOccupancy", {"location": {"locationId": "loc-fjord"},
-                                                 "occupancy": {"peopleCount": 9}}, timestamp_ms=now,
+        theirs = stream.event("cameraCounts", fp.camera_counts(fjord, 9, 9), timestamp_ms=now,
                               spaces_tenant_id="someone-else")
         stream.publish(ours)
         stream.publish(theirs)

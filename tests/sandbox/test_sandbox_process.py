@@ -79,7 +79,7 @@ def test_the_sandbox_settings_trust_the_fake_cisco_spaces_and_replay_its_day(tmp
     assert seen["SPACES_PARTNER_HOSTS"]["https://localhost:9443"] == "sandbox"
     assert "https://partners.dnaspaces.io" in seen["SPACES_PARTNER_HOSTS"]
     assert (seen["SPACES_APP_ID"], seen["SPACES_FIREHOSE_URL"]) == (config.SPACES_APP_ID, "https://localhost:9443")
-    assert seen["FIREHOSE_INITIAL_LOOKBACK_S"] == 86400
+    assert seen["FIREHOSE_INITIAL_LOOKBACK_S"] == 3600.0  # the fake replays an hour, as Cisco's Firehose does
     assert seen["FIREHOSE_DEDUP_RETENTION_S"] > seen["FIREHOSE_RESUME_OVERLAP_S"]
 
 

@@ -53,8 +53,8 @@ class Command(BaseCommand):
         if (spaces := sandbox.spaces) is not None:
             self.stdout.write(
                 f"Fake Cisco Spaces ready: partner API + Firehose {spaces.base_url}, app {spaces.partner.app_id}, "
-                f"Spaces tenant {config.SPACES_TENANT_ID}; {spaces.backfilled} simulated events for today so far, "
-                f"then every {spaces.feed.interval_s:g} s"
+                f"Spaces tenant {config.SPACES_TENANT_ID}; {spaces.backfilled} simulated events of the last hour, "
+                f"then each change as it happens (on change, as Cisco sends them)"
             )
         self.stdout.flush()
         serve_until(stop, sandbox)
