@@ -5,6 +5,9 @@ the CPU, so every microsecond it spends is taken from the server being measured.
 strings; responses are parsed by ``Content-Length`` (or chunked, or no body for 304), which is all this server
 sends. One request at a time per connection (no pipelining), as kiosks do.
 
+Targets are ``[path, headers]`` (a GET) or ``[path, headers, body]`` (a POST of that body, for
+``benchmarks.webhook_load``).
+
 Two modes:
 
 * **closed**: each connection sends its next request as soon as the previous answer arrives; throughput is what
@@ -130,7 +133,8 @@ class Generator:
     def __init__(self, config: dict) -> None:
         self.config = config
         self.host, self.port = config["host"], config["port"]
-        self.targets: list[tuple[str, str]] = [tuple(target) for target in config["targets"]]
+        # (path, headers) for a GET, (path, headers, body) for a POST
+        self.targets: list[tuple[str, ...]] = [tuple(target) for target in config["targets"]]
         self.conditional = float(config.get("conditional", 0.0))
         self.rng = random.Random(config.get("seed", 1))
         self.etags: dict[str, bytes] = {}
@@ -154,15 +158,18 @@ class Generator:
 
     # --- requests ---------------------------------------------------------------------------------------------
 
-    def request(self, path: str, headers: str, conditional: bool) -> bytes:
+    def request(self, path: str, headers: str, conditional: bool, body: str | None = None) -> bytes:
+        if body is not None:  # a POST (benchmarks.webhook_load): headers name the content type
+            data = body.encode()
+            return f"POST {path} HTTP/1.1\r\n{self._head}{headers}Content-Length: {len(data)}\r\n\r\n".encode() + data
         etag = self.etags.get(path) if conditional else None
         extra = f"If-None-Match: {etag.decode()}\r\n" if etag else ""
         return f"GET {path} HTTP/1.1\r\n{self._head}{headers}{extra}\r\n".encode()
 
     def next_request(self) -> tuple[str, bytes]:
-        path, headers = self.targets[self.rng.randrange(len(self.targets))]
+        path, headers, *body = self.targets[self.rng.randrange(len(self.targets))]
         conditional = self.conditional > 0 and (self.conditional >= 1 or self.rng.random() < self.conditional)
-        return path, self.request(path, headers, conditional)
+        return path, self.request(path, headers, conditional, *body)
 
     # --- connections ------------------------------------------------------------------------------------------
 

@@ -69,7 +69,12 @@ class BadLine(ValueError):
     """A line that is not a Firehose event at all (not JSON, not an object, no recordUid/recordTimestamp)."""
 
 
-@dataclass(frozen=True)
+# Event and SignalDraft are made once or twice per line: their __init__ sets every field in one go. (The one a
+# frozen dataclass generates sets each field through object.__setattr__, which was most of the cost of an event.)
+# They are frozen dataclasses all the same: fields, equality, repr, and no assignment after creation.
+
+
+@dataclass(frozen=True, init=False)
 class Event:
     uid: str
     timestamp_ms: int
@@ -79,6 +84,11 @@ class Event:
     kind: str
     payload: dict[str, Any]
     partner_tenant_id: str = ""
+
+    def __init__(self, uid: str, timestamp_ms: int, spaces_tenant_id: str, event_type: str, kind: str,
+                 payload: dict[str, Any], partner_tenant_id: str = ""):
+        self.__dict__.update(uid=uid, timestamp_ms=timestamp_ms, spaces_tenant_id=spaces_tenant_id,
+                             event_type=event_type, kind=kind, payload=payload, partner_tenant_id=partner_tenant_id)
 
     @property
     def observed_at(self) -> datetime:
@@ -99,7 +109,7 @@ class SourceSeen:
     time_zone: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class SignalDraft:
     """A signal before its room is resolved: ``key_kind`` is ``spaces_location`` or ``webex_workspace``."""
 
@@ -111,6 +121,12 @@ class SignalDraft:
     people_count: int | None = None
     peak_count: int | None = None
     window_end: datetime | None = None
+
+    def __init__(self, key_kind: str, key: str, source: str, observed_at: datetime, present: bool | None = None,
+                 people_count: int | None = None, peak_count: int | None = None,
+                 window_end: datetime | None = None):
+        self.__dict__.update(key_kind=key_kind, key=key, source=source, observed_at=observed_at, present=present,
+                             people_count=people_count, peak_count=peak_count, window_end=window_end)
 
 
 @dataclass(frozen=True)
@@ -196,8 +212,7 @@ def _webex(event: Event) -> Reading:
     seen = []
     if workspace:
         key_kind, key = WEBEX_WORKSPACE, workspace
-        seen.append(SourceSeen(WEBEX_WORKSPACE, workspace, _text(device.get("displayName")),
-                               location.path if location else ()))
+        seen.append(_workspace(workspace, _text(device.get("displayName")), location))
     elif location is not None:
         key_kind, key = SPACES_LOCATION, location.seen.key  # a device with no workspace: its location is the room
     else:
@@ -219,11 +234,28 @@ def _webex(event: Event) -> Reading:
     if presence is None and people is None:
         return Reading(seen=seen, skipped="no_occupancy_telemetry")
     signals = []
+    observed_at = event.observed_at
     if presence is not None:
-        signals.append(SignalDraft(key_kind, key, "webex", event.observed_at, present=presence[0]))
+        signals.append(SignalDraft(key_kind, key, "webex", observed_at, presence[0]))
     if people is not None:
-        signals.append(SignalDraft(key_kind, key, "webex_people", event.observed_at, people_count=people[0]))
+        signals.append(SignalDraft(key_kind, key, "webex_people", observed_at, None, people[0]))
     return Reading(signals=signals, seen=seen)
+
+
+#: Workspaces already described, by (workspace, device name, the location object read): what they gave.
+_WORKSPACES: dict[tuple[str, str, int], tuple[_Location | None, SourceSeen]] = {}
+
+
+def _workspace(workspace: str, display_name: str, location: _Location | None) -> SourceSeen:
+    ident = (workspace, display_name, id(location))
+    known = _WORKSPACES.get(ident)
+    if known is not None and known[0] is location:
+        return known[1]
+    seen = SourceSeen(WEBEX_WORKSPACE, workspace, display_name, location.path if location else ())
+    if len(_WORKSPACES) >= _LOCATIONS_MAX:
+        _WORKSPACES.clear()
+    _WORKSPACES[ident] = (location, seen)  # holding the location keeps its id from going to another object
+    return seen
 
 
 def _camera(event: Event) -> Reading:
@@ -340,29 +372,59 @@ class _Location:
         return (*self.seen.hierarchy, self.seen.name) if self.seen.name else self.seen.hierarchy
 
 
+#: Locations already read, by ``locationId``: (the location object as parsed, what it gave). The stream names the
+#: same few thousand locations all day; an object equal to the one kept gives the same result, so it is not read
+#: again. Only locations whose fields we read are all strings are kept: a string never equals a number or a bool,
+#: so an equal object is then the same text too (``{"name": 1}`` equals ``{"name": True}``, which would read apart).
+_LOCATIONS: dict[str, tuple[dict[str, Any], _Location]] = {}
+_LOCATIONS_MAX = 20_000
+
+
 def _location(container: dict[str, Any]) -> _Location | None:
     """The payload's ``location`` (innermost first, ``parent`` outwards); None when it names no location."""
     location = container.get("location")
     if not isinstance(location, dict):
         return None
+    ident = location.get("locationId")
+    if ident.__class__ is str:
+        known = _LOCATIONS.get(ident)
+        if known is not None and known[0] == location:
+            return known[1]
     location_id = _text(location.get("locationId") or location.get("id"))
     if not location_id:
         return None
+    clean = ident.__class__ is str and bool(ident)  # else "id" is read, which is not checked here
     names: list[str] = []
     parent = location.get("parent")
-    parent_key = _text(parent.get("locationId")) if isinstance(parent, dict) else ""
+    parent_key = ""
+    if isinstance(parent, dict):
+        parent_id = parent.get("locationId")
+        clean = clean and (parent_id is None or parent_id.__class__ is str)
+        parent_key = _text(parent_id)
     for _ in range(MAX_LOCATION_DEPTH):
         if not isinstance(parent, dict):
             break
-        if parent.get("name"):
-            names.append(_text(parent["name"]))
+        name = parent.get("name")
+        if name:
+            clean = clean and name.__class__ is str
+            names.append(_text(name))
         parent = parent.get("parent")
     types = location.get("inferredLocationTypes")
     kinds = tuple(_text(kind).upper() for kind in types if kind) if isinstance(types, list) else ()
+    if clean and isinstance(types, list):
+        clean = all(kind.__class__ is str for kind in types if kind)
     if location.get("type"):
         kinds = (*kinds, _text(location["type"]).upper())
-    return _Location(SourceSeen(SPACES_LOCATION, location_id, _text(location.get("name")), tuple(reversed(names)),
-                                kinds, parent_key, _text(location.get("timeZone"))))
+        clean = clean and location["type"].__class__ is str
+    name, zone = location.get("name"), location.get("timeZone")
+    clean = clean and (name is None or name.__class__ is str) and (zone is None or zone.__class__ is str)
+    result = _Location(SourceSeen(SPACES_LOCATION, location_id, _text(name), tuple(reversed(names)), kinds,
+                                  parent_key, _text(zone)))
+    if clean:
+        if len(_LOCATIONS) >= _LOCATIONS_MAX:
+            _LOCATIONS.clear()
+        _LOCATIONS[ident] = (location, result)
+    return result
 
 
 def _required_location(event: Event) -> _Location:

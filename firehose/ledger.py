@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Min
 from django.utils import timezone
 
-from occupancy import outages, sensors
-from occupancy.intake import RoomKey, Signal, record
+from occupancy import bulk, outages, sensors
+from occupancy.intake import SignalTuple, record_many
 from spaces_calendar.core.models import Room
 
 from .events import Event, LocationChange, SourceSeen, from_ms, read
@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 
 #: Maps a ``spacesTenantId`` to our tenant id, or None when it is not one of ours.
 TenantResolver = Callable[[str], int | None]
+#: SQLite's limit on bound variables is 32,766 in current builds, 999 in old ones: stay under the old one.
+_SQLITE_CHUNK = 900
 
 
 @dataclass(frozen=True)
@@ -66,60 +68,97 @@ def resume_from_ms(key: StreamKey, now: datetime | None = None) -> int:
 
 
 def apply_batch(key: StreamKey, events: list[Event], resolve_tenant: TenantResolver) -> BatchOutcome:
-    """Apply the events not applied before and move the checkpoint, atomically."""
+    """Apply the events not applied before and move the checkpoint, atomically.
+
+    Whatever the batch size this is a fixed handful of statements: the checkpoint locked, the batch's recordUids
+    claimed in one INSERT (the unique index says which were applied before), the catalogue refreshed, the
+    signals, pending signals and room states written by the intake in one statement each, the checkpoint moved."""
     outcome = BatchOutcome()
     if not events:
         return outcome
-    with transaction.atomic():
-        checkpoint, _ = Checkpoint.objects.select_for_update().get_or_create(**key.lookup)
-        fresh = _fresh(events)
-        outcome.duplicates = len(events) - len(fresh)
-        signals: list[Signal] = []
-        seen: list[sensors.Seen] = []
-        tenants: dict[str, int | None] = {}  # a resolver may query the database: once per Spaces tenant and batch
-
-        def resolve(spaces_tenant_id: str) -> int | None:
-            if spaces_tenant_id not in tenants:
-                tenants[spaces_tenant_id] = resolve_tenant(spaces_tenant_id)
-            return tenants[spaces_tenant_id]
-
-        for event in fresh:
-            _read_into(event, resolve, signals, outcome.skipped, seen)
-        if seen:
-            sensors.note_seen(seen)
-        if signals:
-            result = record(signals)
-            outcome.signals = result.accepted
-            outcome.skipped.update(result.refused)
-            if result.pending:  # kept for when the location or workspace is mapped (counted to be seen)
-                outcome.skipped["pending_unmapped"] += result.pending
-        SeenRecord.objects.bulk_create(
-            [SeenRecord(record_uid=event.uid[:200], record_timestamp_ms=event.timestamp_ms) for event in fresh],
-            batch_size=500,
-        )
-        outcome.applied = len(fresh)
-        outcome.high_water_ms = max(checkpoint.high_water_ms, *(event.timestamp_ms for event in events))
-        checkpoint.high_water_ms = outcome.high_water_ms
-        checkpoint.applied += outcome.applied
-        checkpoint.duplicates += outcome.duplicates
-        merged = Counter(checkpoint.skipped)
-        merged.update(outcome.skipped)
-        checkpoint.skipped = dict(merged)
-        checkpoint.save()
-        ReceiverStatus.objects.filter(**key.lookup).update(last_event_at=timezone.now())
+    try:
+        with transaction.atomic():
+            _apply(key, events, resolve_tenant, outcome)
+    except BaseException:
+        sensors.forget_written()  # the catalogue rows it meant to write were rolled back with the batch
+        raise
     return outcome
 
 
-def _fresh(events: list[Event]) -> list[Event]:
-    """Events of the batch whose recordUid was never applied (and each uid once within the batch)."""
+def _apply(key: StreamKey, events: list[Event], resolve_tenant: TenantResolver, outcome: BatchOutcome) -> None:
+    if connection.vendor == "postgresql":
+        # The commit need not wait for the WAL to reach the disk: a database crash can then lose the last
+        # batches committed, but it loses each one whole (its signals with its recordUids and its checkpoint),
+        # so the stream, resumed from the checkpoint that survived, brings them again and they are applied once.
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+    checkpoint, _ = Checkpoint.objects.select_for_update().get_or_create(**key.lookup)
+    fresh = _claim(events)
+    outcome.duplicates = len(events) - len(fresh)
+    signals: list[SignalTuple] = []
+    seen: list[sensors.Seen] = []
+    tenants: dict[str, int | None] = {}  # a resolver may query the database: once per Spaces tenant and batch
+
+    def resolve(spaces_tenant_id: str) -> int | None:
+        if spaces_tenant_id not in tenants:
+            tenants[spaces_tenant_id] = resolve_tenant(spaces_tenant_id)
+        return tenants[spaces_tenant_id]
+
+    for event in fresh:
+        _read_into(event, resolve, signals, outcome.skipped, seen)
+    if seen:
+        sensors.note_seen(seen)
+    if signals:
+        result = record_many(signals)
+        outcome.signals = result.accepted
+        outcome.skipped.update(result.refused)
+        if result.pending:  # kept for when the location or workspace is mapped (counted to be seen)
+            outcome.skipped["pending_unmapped"] += result.pending
+    outcome.applied = len(fresh)
+    outcome.high_water_ms = max(checkpoint.high_water_ms, max(event.timestamp_ms for event in events))
+    checkpoint.high_water_ms = outcome.high_water_ms
+    checkpoint.applied += outcome.applied
+    checkpoint.duplicates += outcome.duplicates
+    merged = Counter(checkpoint.skipped)
+    merged.update(outcome.skipped)
+    checkpoint.skipped = dict(merged)
+    checkpoint.save()
+    ReceiverStatus.objects.filter(**key.lookup).update(last_event_at=timezone.now())
+
+
+def _claim(events: list[Event]) -> list[Event]:
+    """Events of the batch whose recordUid was never applied (and each uid once within the batch), their uids
+    now remembered (in the batch's transaction).
+
+    PostgreSQL: one ``INSERT ... ON CONFLICT DO NOTHING RETURNING``, so the unique index is probed once per uid,
+    by the insert itself, and a uid another receiver is applying at this moment waits for that transaction and
+    then counts as a duplicate. SQLite (one writer at a time): one lookup, then one insert of the new ones."""
     unique: dict[str, Event] = {}
     for event in events:
         unique.setdefault(event.uid[:200], event)
-    seen = set(SeenRecord.objects.filter(record_uid__in=list(unique)).values_list("record_uid", flat=True))
-    return [event for uid, event in unique.items() if uid not in seen]
+    table = SeenRecord._meta.db_table
+    if connection.vendor == "postgresql":
+        claimed = bulk.insert_columns(table, ["record_uid", "record_timestamp_ms"],
+                                      [list(unique), [event.timestamp_ms for event in unique.values()]],
+                                      "ON CONFLICT (record_uid) DO NOTHING RETURNING record_uid")
+        if len(claimed) == len(unique):
+            return list(unique.values())
+        new = {row[0] for row in claimed}
+        return [event for uid, event in unique.items() if uid in new]
+    seen = set()
+    uids = list(unique)
+    with connection.cursor() as cursor:
+        for start in range(0, len(uids), _SQLITE_CHUNK):
+            chunk = uids[start:start + _SQLITE_CHUNK]
+            marks = ", ".join(["%s"] * len(chunk))
+            cursor.execute(f"SELECT record_uid FROM {table} WHERE record_uid IN ({marks})", chunk)  # noqa: S608
+            seen.update(row[0] for row in cursor.fetchall())
+    fresh = [(uid, event) for uid, event in unique.items() if uid not in seen]
+    bulk.insert_rows(table, ["record_uid", "record_timestamp_ms"], [(uid, event.timestamp_ms) for uid, event in fresh])
+    return [event for _, event in fresh]
 
 
-def _read_into(event: Event, resolve_tenant: TenantResolver, signals: list[Signal], skipped: Counter,
+def _read_into(event: Event, resolve_tenant: TenantResolver, signals: list[SignalTuple], skipped: Counter,
                seen: list[sensors.Seen] | None = None) -> None:
     reading = read(event)
     if reading.skipped:
@@ -135,26 +174,43 @@ def _read_into(event: Event, resolve_tenant: TenantResolver, signals: list[Signa
     if tenant_id is None:
         skipped["unknown_tenant"] += 1
         return
+    drafts = reading.signals
     if seen is not None:
-        kinds: dict[tuple[str, str], list[str]] = {}
-        for draft in reading.signals:
-            kinds.setdefault((draft.key_kind, draft.key), []).append(draft.source)
-        removed = {change.location_id: change.change == "REMOVE" for change in reading.location_changes}
-        seen += [_seen(tenant_id, item, source, removed.get(item.key))
-                 for item in reading.seen for source in kinds.get((item.kind, item.key), [""])]
+        if not reading.location_changes and len(drafts) <= 1:  # nearly every event: no dicts to build
+            source = drafts[0].source if drafts else ""
+            draft_key = (drafts[0].key_kind, drafts[0].key) if drafts else None
+            for item in reading.seen:
+                seen.append(_seen(tenant_id, item, source if (item.kind, item.key) == draft_key else "", None))
+        else:  # one entry per kind of signal a source sent (a Webex device's presence and its people count)
+            kinds: dict[tuple[str, str], list[str]] = {}
+            for draft in drafts:
+                kinds.setdefault((draft.key_kind, draft.key), []).append(draft.source)
+            removed = {change.location_id: change.change == "REMOVE" for change in reading.location_changes}
+            seen += [_seen(tenant_id, item, source, removed.get(item.key))
+                     for item in reading.seen for source in kinds.get((item.kind, item.key), [""])]
     if reading.location_changes:
         apply_location_changes(tenant_id, reading.location_changes)
-    for draft in reading.signals:
-        signals.append(Signal(
-            room=RoomKey(tenant_id, draft.key_kind, draft.key), source=draft.source, observed_at=draft.observed_at,
-            present=draft.present, people_count=draft.people_count, peak_count=draft.peak_count,
-            window_end=draft.window_end, source_event_id=event.uid,
-        ))
+    for draft in drafts:
+        signals.append((tenant_id, draft.key_kind, draft.key, draft.source, draft.observed_at, draft.present,
+                        draft.people_count, draft.peak_count, draft.window_end, event.uid))
+
+
+#: SourceSeen (by identity: the reader hands out one object per location it keeps seeing) → its catalogue entry.
+_SEEN_ENTRIES: dict[tuple[int, int, str, bool | None], tuple[SourceSeen, sensors.Seen]] = {}
+_SEEN_ENTRIES_MAX = 50_000
 
 
 def _seen(tenant_id: int, item: SourceSeen, signal_source: str, removed: bool | None) -> sensors.Seen:
-    return sensors.Seen(tenant_id, item.kind, item.key, item.name, " / ".join(item.hierarchy), ",".join(item.types),
-                        item.parent_key, item.time_zone, signal_source, removed)
+    ident = (tenant_id, id(item), signal_source, removed)
+    known = _SEEN_ENTRIES.get(ident)
+    if known is not None and known[0] is item:
+        return known[1]
+    entry = sensors.Seen(tenant_id, item.kind, item.key, item.name, " / ".join(item.hierarchy),
+                         ",".join(item.types), item.parent_key, item.time_zone, signal_source, removed)
+    if len(_SEEN_ENTRIES) >= _SEEN_ENTRIES_MAX:
+        _SEEN_ENTRIES.clear()
+    _SEEN_ENTRIES[ident] = (item, entry)  # holding the item keeps its id from being reused by another
+    return entry
 
 
 def apply_location_changes(tenant_id: int, changes: list[LocationChange]) -> None:

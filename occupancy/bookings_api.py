@@ -20,7 +20,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from .api import _ERRORS, _FILTER_PARAMETERS, _ORGANIZER, ReportView
+from .api import _ERRORS, _FILTER_PARAMETERS, _ORGANIZER, PAGE, PAGE_SIZE, ReportView
 from .booking_rows import (
     BOOKINGS,
     OUTCOMES,
@@ -40,8 +40,8 @@ _OUTCOME = OpenApiParameter(
     "outcome", OpenApiTypes.STR, many=True, enum=list(OUTCOMES), style="form", explode=False,
     description="Only these outcomes, comma-separated (e.g. `ghost,late_start`); default: every outcome.")
 _PAGES = [
-    OpenApiParameter("page", OpenApiTypes.INT, description="Page of the bookings, from 1."),
-    OpenApiParameter("page_size", OpenApiTypes.INT, description=f"Bookings per page, at most {MAX_PER_PAGE}."),
+    OpenApiParameter("page", PAGE, description="Page of the bookings, from 1."),
+    OpenApiParameter("page_size", PAGE_SIZE, description=f"Bookings per page, at most {MAX_PER_PAGE}."),
 ]
 _DESCRIPTION = ("The tenant's bookings with an outcome (running ones too: `final` is false until the booking has "
                 "ended), starting within the local dates of each room, by start then booking id. Cancelled "

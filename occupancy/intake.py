@@ -4,21 +4,29 @@ A source names its room by a key it knows (our room id, a Spaces location id, a 
 within one tenant: a signal timestamped far in the past or future is refused and counted, and a signal is never
 attached to another tenant's room. A signal for a Spaces location or Webex workspace the tenant has not mapped to a
 room (yet) is kept as a ``PendingSignal``, so that mapping it later applies its history (``sensors.map_source``).
+
+Sources with a few signals call :func:`record`; the Firehose, with thousands per transaction, hands plain tuples to
+:func:`record_many`, which does the same in a handful of statements whatever the batch size: one lookup of the
+batch's room keys, the signals and the pending signals each written in one statement (PostgreSQL: column arrays,
+``occupancy.bulk.insert_columns``; SQLite: one ``executemany``), and each room's latest state per source moved
+forward by one ``INSERT ... ON CONFLICT DO UPDATE ... WHERE`` that never moves it back.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from spaces_calendar.core.models import Room
 
+from . import bulk
 from .models import OccupancySignal, PendingSignal, RoomSourceState
 
 logger = logging.getLogger(__name__)
@@ -45,6 +53,11 @@ class Signal:
     source_event_id: str = ""
 
 
+#: A signal as :func:`record_many` takes it: (tenant id, key kind, key, source, observed_at, present, people_count,
+#: peak_count, window_end, source_event_id), the fields of :class:`Signal` flattened.
+SignalTuple = tuple[int, str, str, str, datetime, bool | None, int | None, int | None, datetime | None, str]
+
+
 @dataclass
 class IntakeResult:
     accepted: int = 0
@@ -54,23 +67,64 @@ class IntakeResult:
 
 
 _LOOKUP_FIELD = {"room": "pk", "spaces_location": "spaces_location_id", "webex_workspace": "webex_workspace_id"}
+_COLUMN = {"room": "id", "spaces_location": "spaces_location_id", "webex_workspace": "webex_workspace_id"}
+_SIGNAL_COLUMNS = ["tenant_id", "room_id", "source", "observed_at", "window_end", "present", "people_count",
+                   "peak_count", "source_event_id", "received_at"]
+_PENDING_COLUMNS = ["tenant_id", "kind", "key", "source", "observed_at", "window_end", "present", "people_count",
+                    "peak_count", "source_event_id"]
+_STATE_COLUMNS = ["room_id", "source", "observed_at", "present", "people_count"]
+#: SQLite's limit on bound variables is 32,766 in current builds, 999 in old ones: stay under the old one.
+_SQLITE_CHUNK = 900
 
 
 def resolve_rooms(keys: set[RoomKey]) -> dict[RoomKey, int]:
     """Our room id for each key that names a room of that very tenant."""
-    found: dict[RoomKey, int] = {}
-    by_kind: dict[tuple[int, str], set[str]] = {}
+    wanted: dict[tuple[int, str], set[str]] = {}
     for key in keys:
-        if key.kind in _LOOKUP_FIELD and key.value:
-            by_kind.setdefault((key.tenant_id, key.kind), set()).add(key.value)
-    for (tenant_id, kind), values in by_kind.items():
-        lookup = _LOOKUP_FIELD[kind]
-        if kind == "room":
-            values = {value for value in values if value.isdigit()}
-        rows = Room.objects.filter(tenant_id=tenant_id, **{f"{lookup}__in": values}).values_list("pk", lookup)
-        for pk, value in rows:
-            found[RoomKey(tenant_id, kind, str(value))] = pk
+        wanted.setdefault((key.tenant_id, key.kind), set()).add(key.value)
+    found = room_ids(wanted)
+    return {RoomKey(tenant_id, kind, value): room_id
+            for (tenant_id, kind), rooms in found.items() for value, room_id in rooms.items()}
+
+
+def room_ids(wanted: dict[tuple[int, str], set[str]]) -> dict[tuple[int, str], dict[str, int]]:
+    """For each (tenant id, key kind), the room id of each key that names a room of that very tenant: one query
+    per tenant and kind, whatever the number of keys. A ``room`` key is the room id in digits."""
+    found: dict[tuple[int, str], dict[str, int]] = {}
+    table = Room._meta.db_table
+    for (tenant_id, kind), values in wanted.items():
+        column = _COLUMN.get(kind)
+        values = {value for value in values if value and (kind != "room" or _room_number(value))}
+        if column is None or not values:
+            continue
+        rooms = found.setdefault((tenant_id, kind), {})
+        if connection.vendor == "postgresql":
+            cast = "bigint" if kind == "room" else "text"
+            keys = [int(value) for value in values] if kind == "room" else list(values)
+            # The non-empty condition lets PostgreSQL use the partial unique index on (tenant, key).
+            empty = "" if kind == "room" else f' AND "{column}" <> \'\''
+            sql = f'SELECT id, "{column}" FROM {table} WHERE tenant_id = %s AND "{column}" = ANY(%b::{cast}[])'  # noqa: S608
+            with bulk.binding_cursor() as cursor:
+                cursor.execute(sql + empty, [tenant_id, keys])
+                rows = cursor.fetchall()
+        else:
+            with connection.cursor() as wrapper:
+                ordered = sorted(values)
+                rows = []
+                for start in range(0, len(ordered), _SQLITE_CHUNK):
+                    chunk = ordered[start:start + _SQLITE_CHUNK]
+                    marks = ", ".join(["%s"] * len(chunk))
+                    sql = f'SELECT id, "{column}" FROM {table} WHERE tenant_id = %s AND "{column}" IN ({marks})'  # noqa: S608
+                    wrapper.execute(sql, [tenant_id, *chunk])
+                    rows += wrapper.fetchall()
+        for room_id, value in rows:
+            rooms[str(value)] = room_id
     return found
+
+
+def _room_number(value: str) -> bool:
+    """Whether a ``room`` key is a room id as we write it ("007" is not 7's)."""
+    return value.isascii() and value.isdigit() and str(int(value)) == value and int(value) < 2**63
 
 
 def record(signals: list[Signal], *, now: datetime | None = None, history: bool = False) -> IntakeResult:
@@ -80,39 +134,50 @@ def record(signals: list[Signal], *, now: datetime | None = None, history: bool 
     bookkeeping (the Firehose checkpoint) one atomic step. ``history`` lifts the age limit for a trusted backfill
     (an import, the sandbox's demo weeks); the future limit always holds.
     """
+    return record_many([(signal.room.tenant_id, signal.room.kind, signal.room.value, signal.source,
+                         signal.observed_at, signal.present, signal.people_count, signal.peak_count,
+                         signal.window_end, signal.source_event_id) for signal in signals],
+                       now=now, history=history)
+
+
+def record_many(signals: Sequence[SignalTuple], *, now: datetime | None = None,
+                history: bool = False) -> IntakeResult:
+    """:func:`record` for signals as plain tuples (:data:`SignalTuple`), in a handful of statements."""
     now = now or timezone.now()
     result = IntakeResult()
-    rooms = resolve_rooms({signal.room for signal in signals})
+    refused = result.refused
+    wanted: dict[tuple[int, str], set[str]] = {}
+    for signal in signals:
+        keys = wanted.get((signal[0], signal[1]))
+        if keys is None:
+            keys = wanted[(signal[0], signal[1])] = set()
+        keys.add(signal[2])
+    rooms = room_ids(wanted)
     past = datetime.min.replace(tzinfo=now.tzinfo) if history else now - timedelta(
         seconds=settings.OCCUPANCY_MAX_SIGNAL_AGE_S)
     future = now + timedelta(seconds=settings.OCCUPANCY_MAX_CLOCK_SKEW_S)
-    rows, pending = [], []
-    for signal in signals:
-        room_id = rooms.get(signal.room)
-        if not past <= signal.observed_at <= future:
-            result.refused["out_of_range_time"] += 1
+    rows: list[tuple] = []
+    pending: list[tuple] = []
+    nowhere: dict[str, int] = {}
+    for tenant_id, kind, key, source, observed_at, present, people, peak, window_end, event_id in signals:
+        room_id = rooms.get((tenant_id, kind), nowhere).get(key)
+        if not past <= observed_at <= future:
+            refused["out_of_range_time"] += 1
         elif room_id is None:
-            if signal.room.kind == "room" or not signal.room.value:
-                result.refused["unknown_room"] += 1
+            if kind == "room" or not key:
+                refused["unknown_room"] += 1
                 continue
-            pending.append(PendingSignal(
-                tenant_id=signal.room.tenant_id, kind=signal.room.kind, key=signal.room.value[:200],
-                source=signal.source, observed_at=signal.observed_at, window_end=signal.window_end,
-                present=signal.present, people_count=signal.people_count, peak_count=signal.peak_count,
-                source_event_id=signal.source_event_id[:200]))
+            pending.append((tenant_id, kind, key[:200], source, observed_at, window_end, present, people, peak,
+                            event_id[:200]))
         else:
-            rows.append(OccupancySignal(
-                tenant_id=signal.room.tenant_id, room_id=room_id, source=signal.source,
-                observed_at=signal.observed_at, window_end=signal.window_end, present=signal.present,
-                people_count=signal.people_count, peak_count=signal.peak_count,
-                source_event_id=signal.source_event_id[:200],
-            ))
+            rows.append((tenant_id, room_id, source, observed_at, window_end, present, people, peak,
+                         event_id[:200], now))
     if result.refused:
         logger.info("occupancy intake refused %s", dict(result.refused))
     with transaction.atomic():
-        OccupancySignal.objects.bulk_create(rows, batch_size=500)
-        PendingSignal.objects.bulk_create(pending, batch_size=500)
-        advance_states(rows)
+        _insert(OccupancySignal._meta.db_table, _SIGNAL_COLUMNS, rows, (3, 4, 9))
+        _insert(PendingSignal._meta.db_table, _PENDING_COLUMNS, pending, (4, 5))
+        _advance(rows)
     result.accepted = len(rows)
     result.pending = len(pending)
     return result
@@ -120,23 +185,42 @@ def record(signals: list[Signal], *, now: datetime | None = None, history: bool 
 
 def advance_states(rows: list[OccupancySignal]) -> None:
     """Move each room's latest state per source forward to the newest of ``rows`` (never backward)."""
-    latest: dict[tuple[int, str], OccupancySignal] = {}
+    _advance([(row.tenant_id, row.room_id, row.source, row.observed_at, row.window_end, row.present,
+               row.people_count) for row in rows])
+
+
+def _advance(rows: Iterable[tuple]) -> None:
+    """``rows`` in the signal column order (tenant, room, source, observed_at, window_end, present, people, ...):
+    one upsert of the newest per room and source, which leaves a state alone that is newer than it already."""
+    latest: dict[tuple[int, str], tuple] = {}
     for row in rows:
-        key = (row.room_id, row.source)
-        if key not in latest or row.observed_at >= latest[key].observed_at:
-            latest[key] = row
+        key = (row[1], row[2])
+        held = latest.get(key)
+        if held is None or row[3] >= held[2]:  # the later of equal times wins, as one by one
+            latest[key] = (row[1], row[2], row[3], row[5], row[6])
     if not latest:
         return
-    current = {(state.room_id, state.source): state for state in RoomSourceState.objects.filter(
-        room_id__in={key[0] for key in latest}, source__in={key[1] for key in latest})}
-    new, changed = [], []
-    for key, row in latest.items():
-        state = current.get(key)
-        if state is None:
-            new.append(RoomSourceState(room_id=row.room_id, source=row.source, observed_at=row.observed_at,
-                                       present=row.present, people_count=row.people_count))
-        elif row.observed_at >= state.observed_at:  # a late, older signal must not roll the state back
-            state.observed_at, state.present, state.people_count = row.observed_at, row.present, row.people_count
-            changed.append(state)
-    RoomSourceState.objects.bulk_create(new)
-    RoomSourceState.objects.bulk_update(changed, ["observed_at", "present", "people_count"])
+    table = RoomSourceState._meta.db_table
+    update = (f"ON CONFLICT (room_id, source) DO UPDATE SET observed_at = EXCLUDED.observed_at, "
+              f"present = EXCLUDED.present, people_count = EXCLUDED.people_count "
+              f"WHERE EXCLUDED.observed_at >= {table}.observed_at")  # a late, older signal must not roll it back
+    states = sorted(latest.values())  # one order for every writer: two batches never wait on each other in a cycle
+    if connection.vendor == "postgresql":
+        bulk.insert_columns(table, _STATE_COLUMNS, [list(column) for column in zip(*states, strict=True)], update)
+    else:
+        _insert(table, _STATE_COLUMNS, states, (2,), tail=update)
+
+
+def _insert(table: str, columns: list[str], rows: list[tuple], datetimes: tuple[int, ...], tail: str = "") -> None:
+    """Write ``rows`` in one statement: column arrays on PostgreSQL, one executemany elsewhere (with the
+    datetimes at those positions in the database's own text form)."""
+    if not rows:
+        return
+    if connection.vendor == "postgresql":
+        bulk.insert_columns(table, columns, [list(column) for column in zip(*rows, strict=True)], tail)
+        return
+    adapt = bulk.sqlite_datetimes()
+    for index in datetimes:
+        rows = [(*row[:index], adapt(row[index]), *row[index + 1:]) for row in rows]
+    bulk.insert_rows(table, columns, rows, tail=tail)
+

@@ -79,14 +79,15 @@ class ReportFilters:
 
 
 def parse_filters(params: Mapping[str, str], tenant: Tenant, today: date | None = None) -> ReportFilters:
-    """Filters from a QueryDict; ``today`` (the tenant's local date by default) anchors the default range."""
+    """Filters from a QueryDict; ``today`` (the tenant's local date by default) anchors the default range, which
+    ends the day before it (see :func:`default_to`)."""
     errors: dict[str, str] = {}
     date_from, date_to = _date(params, "from", errors), _date(params, "to", errors)
     ids = {name: _positive(params, name, errors) for name in ("building", "floor", "room")}
     organizer = _email(params, errors)
     if errors:
         raise FilterError(errors)
-    date_to = date_to or today or timezone.localdate(timezone=ZoneInfo(tenant.time_zone))
+    date_to = date_to or default_to(tenant, today)
     date_from = date_from or date_to - timedelta(days=DEFAULT_DAYS - 1)
     if date_from > date_to:
         raise FilterError({"from": "The start date is after the end date."})
@@ -94,6 +95,47 @@ def parse_filters(params: Mapping[str, str], tenant: Tenant, today: date | None 
         raise FilterError({"to": f"The range is longer than {MAX_DAYS} days."})
     building, floor, room = _places(tenant, **ids)
     return ReportFilters(tenant, date_from, date_to, building, floor, room, organizer)
+
+
+def default_to(tenant: Tenant, today: date | None = None) -> date:
+    """The last date of a report when none is asked for: yesterday, the last local day that is over.
+
+    Not today: its meetings still to come would count as booked hours with no sensor data yet (0 % coverage) and
+    no outcome, and its figures change until midnight. A report that asks for ``to=<today>`` still gets today.
+    """
+    return (today or timezone.localdate(timezone=ZoneInfo(tenant.time_zone))) - timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One option of a place filter; ``offered`` is False when the chosen building or floor rules it out."""
+
+    place: Building | Floor | Room
+    offered: bool = True
+
+
+@dataclass(frozen=True)
+class FilterChoices:
+    buildings: list[Choice]
+    floors: list[Choice]
+    rooms: list[Choice]
+
+
+def filter_choices(tenant: Tenant, filters: ReportFilters | None) -> FilterChoices:
+    """The tenant's places for the filter form: floors of the chosen building, rooms of the chosen building and
+    floor. Every place is listed (the page's script narrows the choices again as the person changes them), the
+    others marked as not offered, so that a combination the filters refuse with a 400 is not offered."""
+    building = filters.building if filters else None
+    floor = filters.floor if filters else None
+    floors = Floor.objects.filter(building__tenant=tenant).select_related("building")
+    rooms = Room.objects.filter(tenant=tenant).select_related("floor__building").order_by(
+        "floor__building__name", "floor__name", "name", "pk")
+    return FilterChoices(
+        buildings=[Choice(b) for b in Building.objects.filter(tenant=tenant)],
+        floors=[Choice(f, building is None or f.building_id == building.pk) for f in floors],
+        rooms=[Choice(r, (building is None or r.floor.building_id == building.pk)
+                      and (floor is None or r.floor_id == floor.pk)) for r in rooms],
+    )
 
 
 def parse_page(params: Mapping[str, str], default_per_page: int) -> tuple[int, int]:

@@ -55,7 +55,9 @@ class GhostRateSerializer(serializers.Serializer):
     bookings = serializers.IntegerField(help_text="Bookings with a known outcome (not unknown).")
     ghosts = serializers.IntegerField()
     ghost_rate = serializers.FloatField(source="rate", allow_null=True, help_text="ghosts / bookings, 0 to 1.")
-    recoverable_hours = serializers.FloatField()
+    recoverable_hours = serializers.FloatField(
+        help_text="Booked hours nobody used: the whole length of each ghost booking plus the empty tail of each "
+                  "booking that ended early (from its last presence to its booked end).")
 
 
 class SeriesRateSerializer(GhostRateSerializer):

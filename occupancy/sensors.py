@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from spaces_calendar.core.models import Room, Tenant
@@ -62,66 +62,139 @@ def note_seen(entries: Iterable[Seen], now: datetime | None = None) -> int:
     """Create or refresh catalogue entries; returns how many rows were written. Runs in the caller's transaction.
 
     What an entry says that is new (a name, a hierarchy, a time zone, a kind of signal) is written at once;
-    an entry seen again with nothing new only refreshes its ``last_seen_at`` once a minute per process."""
+    an entry seen again with nothing new only refreshes its ``last_seen_at`` once a minute per process.
+    Whatever the number of entries this is at most three statements (the rows already there read, the new ones
+    inserted, the others updated), so a Firehose batch naming thousands of sources pays for them once."""
     now = now or timezone.now()
     clock = time.monotonic()
-    merged: dict[tuple[int, str, str], tuple[Seen, set[str]]] = {}
+    # A stream names the same sources again and again with nothing new: first find the sources of which some
+    # entry is news (a field, a kind of signal, or a minute since the last write); the others cost one look each.
+    recent = SEEN_WRITE_EVERY_S
+    pairs, news = [], set()
     for entry in entries:
         if not entry.key:
             continue
         ident = (entry.tenant_id, entry.kind, entry.key[:200])
+        pairs.append((ident, entry))
+        if ident in news:
+            continue
+        previous = _written.get(ident)
+        if (previous is None or clock - previous[0] >= recent or _adds(previous[1], entry)
+                or (entry.signal_source and entry.signal_source not in previous[2])):
+            news.add(ident)
+    if not news:
+        return 0
+    # Those are merged in order, as before: the last non-empty value of each field wins.
+    merged: dict[tuple[int, str, str], tuple[Seen, set[str]]] = {}
+    for ident, entry in pairs:
+        if ident not in news:
+            continue
         known = merged.get(ident)
         if known is None:
             merged[ident] = (entry, {entry.signal_source} - {""})
-        else:
-            base, sources = known
+            continue
+        base, sources = known
+        if entry.signal_source:
             sources.add(entry.signal_source)
-            sources.discard("")
+        if _adds(base, entry):
             merged[ident] = (_richer(base, entry), sources)
     due = []
-    signalled = {ident for ident, (_, sources) in merged.items() if sources}
     for ident, (entry, sources) in merged.items():
+        signal_at = now if sources else None  # it sent a signal in this batch
         previous = _written.get(ident)
         if previous is not None:
             written_at, before, before_sources = previous
-            if (clock - written_at < SEEN_WRITE_EVERY_S and _richer(before, entry) == before
-                    and sources <= before_sources):
+            adds = _adds(before, entry)
+            if clock - written_at < SEEN_WRITE_EVERY_S and not adds and sources <= before_sources:
                 continue
-            entry, sources = _richer(before, entry), sources | before_sources
-        due.append((ident, entry, sources))
+            entry, sources = (_richer(before, entry) if adds else before), sources | before_sources
+        due.append((ident, entry, sources, signal_at))
     if not due:
         return 0
-    existing = {(row.tenant_id, row.kind, row.key): row for row in SensorSource.objects.filter(
-        tenant_id__in={ident[0] for ident, _, _ in due}, key__in={ident[2] for ident, _, _ in due})}
-    new, changed = [], []
-    for ident, entry, sources in due:
-        row = existing.get(ident)
-        signal_at = now if ident in signalled else None
-        if row is None:
-            new.append(SensorSource(
-                tenant_id=entry.tenant_id, kind=entry.kind, key=ident[2], name=entry.name[:200],
-                hierarchy=entry.hierarchy[:600], location_types=entry.types[:200], parent_key=entry.parent_key[:200],
-                time_zone=entry.time_zone[:64], signal_sources=",".join(sorted(sources))[:200],
-                removed=bool(entry.removed), first_seen_at=now, last_seen_at=now, last_signal_at=signal_at))
-            continue
-        row.name = entry.name[:200] or row.name
-        row.hierarchy = entry.hierarchy[:600] or row.hierarchy
-        row.location_types = entry.types[:200] or row.location_types
-        row.parent_key = entry.parent_key[:200] or row.parent_key
-        row.time_zone = entry.time_zone[:64] or row.time_zone
-        row.signal_sources = ",".join(sorted(set(filter(None, row.signal_sources.split(","))) | sources))[:200]
-        if entry.removed is not None:
-            row.removed = entry.removed
-        row.last_seen_at = now
-        row.last_signal_at = signal_at or row.last_signal_at
-        changed.append(row)
-    SensorSource.objects.bulk_create(new, ignore_conflicts=True)
-    if changed:
-        SensorSource.objects.bulk_update(changed, ["name", "hierarchy", "location_types", "parent_key", "time_zone",
-                                                   "signal_sources", "removed", "last_seen_at", "last_signal_at"])
-    for ident, entry, sources in due:
+    _write_seen(due, now)
+    for ident, entry, sources, _ in due:
         _written[ident] = (clock, entry, frozenset(sources))
     return len(due)
+
+
+_SOURCE_COLUMNS = ["tenant_id", "kind", "key", "name", "hierarchy", "location_types", "parent_key", "time_zone",
+                   "signal_sources", "removed", "first_seen_at", "last_seen_at", "last_signal_at"]
+#: An empty text says nothing new: the row keeps what it had (as does a ``removed`` of None).
+_SOURCE_UPDATE = ("name = COALESCE(NULLIF({v}name, ''), {t}name), "
+                  "hierarchy = COALESCE(NULLIF({v}hierarchy, ''), {t}hierarchy), "
+                  "location_types = COALESCE(NULLIF({v}location_types, ''), {t}location_types), "
+                  "parent_key = COALESCE(NULLIF({v}parent_key, ''), {t}parent_key), "
+                  "time_zone = COALESCE(NULLIF({v}time_zone, ''), {t}time_zone), "
+                  "signal_sources = {v}signal_sources, removed = COALESCE({v}removed, {t}removed), "
+                  "last_seen_at = {v}last_seen_at, last_signal_at = COALESCE({v}last_signal_at, {t}last_signal_at)")
+
+
+def _write_seen(due: list[tuple[tuple[int, str, str], Seen, set[str], datetime | None]], now: datetime) -> None:
+    """note_seen's writes: the rows already there read (id and kinds of signal), the new ones inserted (one that
+    another process inserted meanwhile is left as it is), the others updated, each in one statement."""
+    from . import bulk
+
+    table = SensorSource._meta.db_table
+    postgres = connection.vendor == "postgresql"
+    tenants = sorted({ident[0] for ident, *_ in due})
+    keys = sorted({ident[2] for ident, *_ in due})
+    existing: dict[tuple[int, str, str], tuple[int, str]] = {}
+    if postgres:
+        with bulk.binding_cursor() as cursor:
+            cursor.execute(f"SELECT id, tenant_id, kind, key, signal_sources FROM {table} "  # noqa: S608
+                           "WHERE tenant_id = ANY(%b) AND key = ANY(%b::text[])", [tenants, keys])
+            rows = cursor.fetchall()
+    else:
+        with connection.cursor() as cursor:
+            rows = []
+            for start in range(0, len(keys), 900):
+                chunk = keys[start:start + 900]
+                marks = ", ".join(["%s"] * len(chunk))
+                cursor.execute(f"SELECT id, tenant_id, kind, key, signal_sources FROM {table} "  # noqa: S608
+                               f"WHERE key IN ({marks}) AND tenant_id IN ({', '.join(['%s'] * len(tenants))})",
+                               [*chunk, *tenants])
+                rows += cursor.fetchall()
+    for pk, tenant_id, kind, key, signal_sources in rows:
+        existing[(tenant_id, kind, key)] = (pk, signal_sources)
+    new, changed = [], []
+    for ident, entry, sources, signal_at in due:
+        row = existing.get(ident)
+        if row is None:
+            new.append((entry.tenant_id, entry.kind, ident[2], entry.name[:200], entry.hierarchy[:600],
+                        entry.types[:200], entry.parent_key[:200], entry.time_zone[:64],
+                        ",".join(sorted(sources))[:200], bool(entry.removed), now, now, signal_at))
+            continue
+        pk, had = row
+        changed.append((pk, entry.name[:200], entry.hierarchy[:600], entry.types[:200], entry.parent_key[:200],
+                        entry.time_zone[:64], ",".join(sorted(set(filter(None, had.split(","))) | sources))[:200],
+                        entry.removed, now, signal_at))
+    columns = ["id", "name", "hierarchy", "location_types", "parent_key", "time_zone", "signal_sources", "removed",
+               "last_seen_at", "last_signal_at"]
+    if postgres:
+        bulk.insert_columns(table, _SOURCE_COLUMNS, [list(column) for column in zip(*new, strict=True)] if new
+                            else [], "ON CONFLICT DO NOTHING")
+        if changed:
+            bulk.update_columns(table, "id", columns, [list(column) for column in zip(*changed, strict=True)],
+                                _SOURCE_UPDATE.format(v="v.", t=f"{table}."))
+        return
+    stamp = bulk.sqlite_datetimes()
+    bulk.insert_rows(table, _SOURCE_COLUMNS, [(*row[:10], stamp(now), stamp(now), stamp(row[12])) for row in new],
+                     verb="INSERT OR IGNORE")
+    if changed:
+        values = ", ".join(f"%s AS {name}" for name in columns)  # the same assignments, reading one row of values
+        with connection.cursor() as cursor:
+            cursor.executemany(f"UPDATE {table} SET {_SOURCE_UPDATE.format(v='v.', t=f'{table}.')} "  # noqa: S608
+                               f"FROM (SELECT {values}) AS v WHERE {table}.id = v.id",
+                               [(row[0], *row[1:8], stamp(row[8]), stamp(row[9])) for row in changed])
+
+
+def _adds(base: Seen, other: Seen) -> bool:
+    """Whether ``other`` says anything ``base`` does not (``_richer(base, other)`` would differ from ``base``)."""
+    return other is not base and (
+        (other.name and other.name != base.name) or (other.hierarchy and other.hierarchy != base.hierarchy)
+        or (other.types and other.types != base.types) or (other.parent_key and other.parent_key != base.parent_key)
+        or (other.time_zone and other.time_zone != base.time_zone)
+        or (other.removed is not None and other.removed != base.removed))
 
 
 def _richer(base: Seen, other: Seen) -> Seen:

@@ -8,9 +8,11 @@ variable.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import csp.constants as csp
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
@@ -45,11 +47,32 @@ if len(SECRET_KEY) < 32:
 
 DEBUG = env.bool("DEBUG", False)
 PORT = env.int("PORT", 8000, minimum=1, maximum=65535)
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 PUBLIC_BASE_URL = env.url("PUBLIC_BASE_URL", f"http://127.0.0.1:{PORT}")
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", [PUBLIC_BASE_URL])
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", False) else None
-SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = PUBLIC_BASE_URL.startswith("https://")
+_public = urlsplit(PUBLIC_BASE_URL)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", list(dict.fromkeys(
+    ["127.0.0.1", "localhost", "[::1]", "testserver", _public.hostname])))
+#: Origins, not URLs: what browsers send in ``Origin`` is scheme and host only, so a path would never match.
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", [f"{_public.scheme}://{_public.netloc}"])
+BEHIND_TLS_PROXY = env.bool("BEHIND_TLS_PROXY", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _public.scheme == "https"
+# HTTPS only when a TLS proxy is in front and the public address is https; never on the embedded default, which
+# serves plain http on 127.0.0.1 (a redirect there would go nowhere, and HSTS would pin the browser to https).
+HTTPS_ONLY = BEHIND_TLS_PROXY and _public.scheme == "https"
+SECURE_SSL_REDIRECT = HTTPS_ONLY
+# A load balancer's or orchestrator's health probe calls the backend itself over plain http, without the proxy's
+# X-Forwarded-Proto: redirected, it would read as healthy without any check (Kubernetes counts a 3xx as success) or
+# as down (most load balancers want a 200). Cisco's partner health URLs and the webhooks are called at the public
+# https address, through the proxy, so they are not exempt.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+#: A year, as browsers' preload lists expect; start lower (SECURE_HSTS_SECONDS=300) while trying a new domain out.
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", 31_536_000, minimum=0) if HTTPS_ONLY else 0
+# includeSubDomains covers names *under* PUBLIC_BASE_URL's host (spaces.example.com: *.spaces.example.com), not its
+# parent domain, so it is on. Preload is a commitment for the whole registrable domain, submitted by its owner at
+# hstspreload.org and slow to undo: off unless asked for, and Django's reminder about it (security.W021) silenced.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -61,6 +84,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "csp",
     "spaces_calendar.core",
     "spaces_calendar.calendars",
     "spaces_calendar.partner",
@@ -71,6 +95,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "spaces_calendar.core.logging.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -161,6 +186,9 @@ CELERY_BEAT_SCHEDULE = {
 WORKER_HEARTBEAT_INTERVAL = env.float("WORKER_HEARTBEAT_INTERVAL", 15.0, minimum=1)
 WORKER_HEARTBEAT_MAX_AGE = env.float("WORKER_HEARTBEAT_MAX_AGE", 4 * WORKER_HEARTBEAT_INTERVAL, minimum=1)
 HEALTH_BROKER_TIMEOUT = env.float("HEALTH_BROKER_TIMEOUT", 3.0, minimum=0.1)
+#: `manage.py up`: seconds each process gets to stop after SIGTERM before it is killed. A Celery worker's warm
+#: shutdown takes 6-9 s idle on 2 cores (honcho's own 5 s killed it every time); gunicorn's is up to 10 s.
+UP_STOP_TIMEOUT_S = env.float("UP_STOP_TIMEOUT_S", 30.0, minimum=1)
 
 # --- Outbound HTTP ----------------------------------------------------------------------------------------------
 OUTBOUND_CONNECT_TIMEOUT = env.float("OUTBOUND_CONNECT_TIMEOUT", 5.0, minimum=0.1)
@@ -317,17 +345,19 @@ SANDBOX = env.bool("SANDBOX", not _has_credentials)
 if SANDBOX and _has_credentials:
     raise ImproperlyConfigured("SANDBOX=true cannot be combined with real provider credentials: unset one of them.")
 
-# --- Sandbox: `manage.py run_sandbox` (started by `up`) serves the provider fakes on fixed loopback ports --------
+# --- Sandbox: `manage.py run_sandbox` (started by `up`) serves the provider fakes on loopback ports ---------------
 SANDBOX_CA_DIR = DATA_DIR / "sandbox-ca"
 SANDBOX_STATE_DIR = DATA_DIR / "sandbox-state"  # what the fakes keep across restarts (subscriptions, Spaces keys)
-SANDBOX_MICROSOFT_CONSENT_PORT = env.int("SANDBOX_MICROSOFT_CONSENT_PORT", sandbox_config.MICROSOFT_CONSENT_PORT,
+# Four ports derived from PORT (8440-8443 for 8000), so an instance on another PORT does not die on these.
+_sandbox_ports = sandbox_config.sandbox_ports(PORT)
+SANDBOX_MICROSOFT_CONSENT_PORT = env.int("SANDBOX_MICROSOFT_CONSENT_PORT", _sandbox_ports.consent,
                                          minimum=1, maximum=65535)
-SANDBOX_MICROSOFT_LOGIN_PORT = env.int("SANDBOX_MICROSOFT_LOGIN_PORT", sandbox_config.MICROSOFT_LOGIN_PORT,
+SANDBOX_MICROSOFT_LOGIN_PORT = env.int("SANDBOX_MICROSOFT_LOGIN_PORT", _sandbox_ports.login,
                                        minimum=1, maximum=65535)
-SANDBOX_MICROSOFT_GRAPH_PORT = env.int("SANDBOX_MICROSOFT_GRAPH_PORT", sandbox_config.MICROSOFT_GRAPH_PORT,
+SANDBOX_MICROSOFT_GRAPH_PORT = env.int("SANDBOX_MICROSOFT_GRAPH_PORT", _sandbox_ports.graph,
                                        minimum=1, maximum=65535)
 #: The fake Cisco Spaces: partner API (activation, monitoring) and Firehose on one TLS port, as at Cisco.
-SANDBOX_SPACES_PORT = env.int("SANDBOX_SPACES_PORT", sandbox_config.SPACES_PORT, minimum=1, maximum=65535)
+SANDBOX_SPACES_PORT = env.int("SANDBOX_SPACES_PORT", _sandbox_ports.spaces, minimum=1, maximum=65535)
 SANDBOX_SPACES_URL = sandbox_config.spaces_url(SANDBOX_SPACES_PORT)
 #: Seconds between two simulated occupancy reports of each demo room.
 SANDBOX_SPACES_INTERVAL_S = env.float("SANDBOX_SPACES_INTERVAL_S", 10.0, minimum=1)
@@ -351,6 +381,21 @@ if SANDBOX and not TESTING:
     OUTBOUND_CA_BUNDLE = OUTBOUND_CA_BUNDLE or str(SANDBOX_CA_DIR / "ca.pem")
 
 # --- Web, API, static -------------------------------------------------------------------------------------------
+# Content-Security-Policy (django-csp): the pages load nothing from other origins, and the only inline code is
+# ours, marked with the request's nonce (``nonce="{{ request.csp_nonce }}"`` on each <script> and <style>); style
+# attributes and on...= handlers are not allowed (use classes and static files). data: images are Swagger UI's icons.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp.SELF],
+        "script-src": [csp.SELF, csp.NONCE],
+        "style-src": [csp.SELF, csp.NONCE],
+        "img-src": [csp.SELF, "data:"],
+        "object-src": [csp.NONE],
+        "base-uri": [csp.NONE],
+        "frame-ancestors": [csp.NONE],
+        "form-action": [csp.SELF],
+    },
+}
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
@@ -364,6 +409,9 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+# Files served at the site root by whitenoise: /favicon.ico, which every browser asks for on every page (a 404 logged
+# per page otherwise, the kiosk screen and the admin included).
+WHITENOISE_ROOT = BASE_DIR / "spaces_calendar" / "public"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -383,9 +431,26 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
 }
-# Reports API (occupancy/api.py): DRF's token authentication next to the session. Keys are issued with
-# `manage.py drf_create_token <username>` or in the admin (superusers only).
-INSTALLED_APPS += ["rest_framework.authtoken"]
+# Reports and bookings APIs (occupancy/api.py): API tokens (`Authorization: Token <key>`, only a hash stored) next
+# to the session. Each user makes theirs at /account/api-tokens/, or `manage.py create_api_token <username>`.
+INSTALLED_APPS += ["spaces_calendar.api_tokens"]
+
+# --- Sign-in protection (django-axes, spaces_calendar/core/login_protection.py) ----------------------------------
+# A username is locked from one address after LOGIN_FAILURE_LIMIT failed sign-ins in a row, until LOGIN_LOCKOUT_S
+# have passed since the last one, on both sign-in forms. The test client's force_login bypasses it.
+INSTALLED_APPS += ["axes"]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # last, as axes asks: it turns a lockout into the 429 page
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", 5, minimum=1, maximum=1000)
+AXES_COOLOFF_TIME = timedelta(seconds=env.float("LOGIN_LOCKOUT_S", 3600.0, minimum=1))
+# Per username *and* address: an attacker can lock neither a colleague out from elsewhere nor an office's NAT.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True  # a success forgets that username's earlier failures from that address
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are not axes' business here (and would grow without end)
+AXES_CLIENT_IP_CALLABLE = "spaces_calendar.core.login_protection.client_address"
+AXES_LOCKOUT_CALLABLE = "spaces_calendar.core.login_protection.lockout_response"
+#: Behind the TLS proxy every request comes from the proxy: the client's address is the one it appends.
+LOGIN_TRUST_X_FORWARDED_FOR = env.bool("BEHIND_TLS_PROXY", False)
 
 # --- Logging: one JSON object a line, with tenant, request id and Celery task id; secrets redacted --------------
 LOG_LEVEL = env.str("LOG_LEVEL", "INFO").upper()
@@ -416,5 +481,7 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "celery": {"level": "INFO"},
+        # axes says INFO on every start and failed sign-in; a lockout is a warning of ours (login_protection).
+        "axes": {"level": "WARNING"},
     },
 }

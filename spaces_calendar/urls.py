@@ -40,6 +40,7 @@ urlpatterns = [
     path("webhooks/microsoft/notifications", microsoft_webhooks.notifications, name="microsoft-notifications"),
     path("webhooks/microsoft/lifecycle", microsoft_webhooks.lifecycle, name="microsoft-lifecycle"),
     path("sandbox/", include("spaces_calendar.sandbox.urls")),
+    path("", include("spaces_calendar.api_tokens.urls")),
     path("reports/ghost-bookings/", report_views.ghost_bookings, name="reports-ghost-bookings"),
     path("reports/utilization/", report_views.utilization, name="reports-utilization"),
     path("settings/occupancy/", rules_views.occupancy_rules, name="occupancy-rules"),

@@ -3,9 +3,16 @@ import os
 import threading
 
 from django.core.wsgi import get_wsgi_application
+from django.db import connections
+from django.urls import get_resolver
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "spaces_calendar.settings")
 application = get_wsgi_application()
+# Import every view now rather than in the first request, which would otherwise wait for it: a health probe right
+# after start-up, on a machine busy starting the other processes, waited seconds. gunicorn preloads this module in
+# its master (spaces_calendar/gunicorn_config.py), so the port only opens once this is done.
+get_resolver().url_patterns  # noqa: B018
+connections.close_all()  # should anything at start-up have opened one, the forked workers must not share it
 
 # What a web process holds for its whole life (Django and the apps at start; after the first minutes, what the
 # first requests loaded and the kiosk rooms and tokens it remembers) is set aside from the cyclic garbage
@@ -21,8 +28,14 @@ def _collect_and_freeze() -> None:
     gc.freeze()
 
 
-gc.freeze()
-for _delay in FREEZE_AFTER_S:
-    _timer = threading.Timer(_delay, _collect_and_freeze)
-    _timer.daemon = True
-    _timer.start()
+def schedule_freezes() -> None:
+    """Freeze again ``FREEZE_AFTER_S`` from now, in this process (gunicorn's ``post_fork`` calls it in each worker:
+    a preloading master's timers do not survive the fork)."""
+    for delay in FREEZE_AFTER_S:
+        timer = threading.Timer(delay, _collect_and_freeze)
+        timer.daemon = True
+        timer.start()
+
+
+gc.freeze()  # in a preloading master, before the fork: the workers inherit the frozen objects
+schedule_freezes()

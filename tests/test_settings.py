@@ -15,13 +15,16 @@ from spaces_calendar.environment import Env, local_secrets
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def start_django(tmp_path, **variables) -> subprocess.CompletedProcess:
-    """Import the settings in a fresh process, as a real start-up would, with only the given variables."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "TEST_", "MICROSOFT_", "GOOGLE_"))}
+def start_django(tmp_path, argv: list[str] | None = None, **variables) -> subprocess.CompletedProcess:
+    """Import the settings in a fresh process, as a real start-up would, with only the given variables; or run
+    ``argv`` (Python's arguments, e.g. ``["manage.py", "check"]``) that way."""
+    # DJANGO_ALLOW_ASYNC_UNSAFE: set by the browser tests for this process, never by a real start-up.
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PYTEST", "TEST_", "MICROSOFT_", "GOOGLE_", "DJANGO_ALLOW_ASYNC_UNSAFE"))}
     env.update({"SPACES_DATA_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "spaces_calendar.settings", **variables})
     code = "import django; django.setup(); from django.conf import settings; print(settings.SANDBOX)"
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run([sys.executable, *(argv or ["-c", code])], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=60)
 
 
 def test_the_embedded_default_starts_with_no_variables_and_generates_its_secrets(tmp_path):

@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -36,14 +37,27 @@ def processes_in_session(session_id: int) -> list[int]:
     return found
 
 
-def healthz(port: int) -> tuple[int, dict] | None:
+def healthz(port: int, timeout: float = 2) -> tuple[int, dict] | None:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=timeout) as response:  # noqa: S310
             return response.status, json.load(response)
     except urllib.error.HTTPError as error:
         return error.code, json.load(error)
     except OSError:
         return None
+
+
+def first_healthz_latency(port: int, timeout: float = 90) -> float:
+    """Seconds the first /healthz after start-up took to answer (200 or 503), asked as soon as the port accepts."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.05)
+    started = time.monotonic()
+    assert healthz(port, timeout=60) is not None
+    return time.monotonic() - started
 
 
 def test_up_runs_web_worker_beat_firehose_and_the_sandbox_on_the_embedded_default_and_stops_on_sigterm(tmp_path):
@@ -59,6 +73,8 @@ def test_up_runs_web_worker_beat_firehose_and_the_sandbox_on_the_embedded_defaul
                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     output = lambda: (tmp_path / "up.log").read_text()  # noqa: E731
     try:
+        # The web is up when it accepts connections: it answers at once then, even while the rest is starting.
+        assert first_healthz_latency(port) < 2, output()
         assert wait_for(lambda: (healthz(port) or (0,))[0] == 200, timeout=90), output()
         status, body = healthz(port)
         assert body["checks"]["broker"]["transport"] == "sqla"
@@ -75,8 +91,35 @@ def test_up_runs_web_worker_beat_firehose_and_the_sandbox_on_the_embedded_defaul
         returncode = process.wait(timeout=60)
 
     assert healthz(port) is None  # nothing listens any more
+    # Every process had the time its own shutdown takes (the worker's warm shutdown takes 6-9 s): none was killed.
+    assert "sending SIGKILL" not in output(), output()
     for name in ("sandbox", "web", "worker", "beat", "firehose"):
         assert f"{name} stopped" in output()
     assert returncode in (0, -signal.SIGTERM, 128 + signal.SIGTERM), output()
     # No process of the set survives its supervisor (they all share its session, started just for this test).
     assert processes_in_session(process.pid) == [], output()
+
+
+def supervise(stop_timeout_s: float, **commands: str) -> tuple[str, float]:
+    """Run shell ``commands`` under ``up``'s supervisor in a process of its own (it takes over SIGTERM and SIGINT)."""
+    code = ("import sys; from honcho.printer import Printer; from spaces_calendar.core.supervisor import Supervisor; "
+            f"m = Supervisor(Printer(sys.stdout), stop_timeout_s={stop_timeout_s}); "
+            f"[m.add_process(name, command) for name, command in {commands!r}.items()]; m.loop()")
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    return result.stdout + result.stderr, time.monotonic() - started
+
+
+def test_a_process_slower_to_stop_than_honchos_five_seconds_gets_the_time_it_needs():
+    # "quick" exits after a second, so the others are stopped; "slow" takes 6.5 s over it, as a Celery worker does.
+    output, _ = supervise(20, quick="sleep 1", slow="trap 'sleep 6.5; exit 0' TERM; while true; do sleep 0.2; done")
+
+    assert "sending SIGTERM to slow" in output
+    assert "sending SIGKILL" not in output and "slow stopped (rc=0)" in output, output
+
+
+def test_a_process_that_ignores_sigterm_is_killed_when_the_stop_timeout_is_up():
+    output, elapsed = supervise(1, quick="sleep 0.5", stubborn="trap '' TERM; sleep 30")
+
+    assert "sending SIGKILL to stubborn" in output and "stubborn stopped (rc=-9)" in output, output
+    assert elapsed < 4.5  # the 1 s asked for, not honcho's 5 s

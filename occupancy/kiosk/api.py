@@ -28,11 +28,13 @@ from . import changes, documents, memory, queries, sweep, tokens
 from .auth import HasKioskGrant, JSONOnly, KioskTokenAuthentication, KioskTokenThrottle
 from .availability import availability_document, available_rooms
 from .conf import kiosk_settings
-from .params import MAX_CAPACITY, MAX_ID, MAX_INTERVAL, InvalidParameters, parse_availability, parse_id
+from .params import MAX_AHEAD, MAX_CAPACITY, MAX_ID, MAX_INTERVAL, InvalidParameters, parse_availability, parse_id
 from .schemas import KioskAvailabilitySerializer, KioskErrorSerializer, RoomStatusListSerializer, RoomStatusSerializer
 from .tokens import KioskGrant
 
 _ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+# An optional id or number left empty means "not given", as absent does (``params.parse_id``).
+_OPTIONAL_ID = {"anyOf": [_ID, {"type": "string", "enum": [""]}]}
 _CONDITIONAL = [
     OpenApiParameter("If-None-Match", OpenApiTypes.STR, OpenApiParameter.HEADER,
                      description="The ETag of the status you have: unchanged gives 304."),
@@ -179,8 +181,8 @@ class RoomStatusList(StatusView):
         operation_id="kiosk_room_status_list",
         summary="The status of every room in the token's scope, for a floor or lobby screen",
         description="Rooms by name; narrow with `building` and `floor`. One ETag for the whole list.",
-        parameters=[OpenApiParameter("building", _ID, description="A building id of the tenant."),
-                    OpenApiParameter("floor", _ID, description="A floor id of the tenant."),
+        parameters=[OpenApiParameter("building", _OPTIONAL_ID, description="A building id of the tenant."),
+                    OpenApiParameter("floor", _OPTIONAL_ID, description="A floor id of the tenant."),
                     *_CONDITIONAL, _RETRY_AFTER],
         responses={200: RoomStatusListSerializer, 304: OpenApiResponse(description="Not modified."), **_ERRORS},
         tags=["kiosk"],
@@ -226,14 +228,19 @@ class AvailableRooms(KioskView):
         operation_id="kiosk_available_rooms",
         summary="Rooms in the token's scope that are free for an interval",
         description=f"Free: no booking overlaps the interval and, when it starts within 5 minutes of now, nobody is "
-                    f"in the room. The interval is at most {MAX_INTERVAL.days} days and must not be over.",
+                    f"in the room. `from` equal to `to` asks about that instant (a booking starting then takes the "
+                    f"room). Rules between the parameters, which the schema cannot state, are 400s: `to` before "
+                    f"`from`, an interval longer than {MAX_INTERVAL.days} days, one that is over, one starting more "
+                    f"than {MAX_AHEAD.days} days ahead.",
         parameters=[
             OpenApiParameter("from", OpenApiTypes.DATETIME, required=True, description="Start, with a UTC offset."),
-            OpenApiParameter("to", OpenApiTypes.DATETIME, required=True, description="End, with a UTC offset."),
-            OpenApiParameter("capacity", {"type": "integer", "minimum": 1, "maximum": MAX_CAPACITY},
+            OpenApiParameter("to", OpenApiTypes.DATETIME, required=True,
+                             description="End, with a UTC offset; not before `from`."),
+            OpenApiParameter("capacity", {"anyOf": [{"type": "integer", "minimum": 1, "maximum": MAX_CAPACITY},
+                                                    {"type": "string", "enum": [""]}]},
                              description="At least this many seats."),
-            OpenApiParameter("building", _ID, description="A building id of the tenant."),
-            OpenApiParameter("floor", _ID, description="A floor id of the tenant."),
+            OpenApiParameter("building", _OPTIONAL_ID, description="A building id of the tenant."),
+            OpenApiParameter("floor", _OPTIONAL_ID, description="A floor id of the tenant."),
             _RETRY_AFTER,
         ],
         responses={200: KioskAvailabilitySerializer, **_ERRORS},

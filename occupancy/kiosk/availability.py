@@ -1,4 +1,5 @@
 """Rooms free for an interval: no live booking overlaps it and, when it starts about now, nobody is in the room.
+An interval of no length (``from`` == ``to``) is an instant: rooms free at that moment.
 
 A room whose occupancy is unknown counts as free (the calendar says so and we cannot see otherwise); an occupied
 room is left out only when the interval starts within ``NOW_ISH`` of now, since who is in a room now says nothing
@@ -36,8 +37,11 @@ def available_rooms(grant: KioskGrant, query: AvailabilityQuery, now: datetime) 
         rooms = rooms.filter(floor_id=query.floor_id)
     if query.capacity is not None:
         rooms = rooms.filter(capacity__gte=query.capacity)
-    booked = Booking.objects.filter(Q(end__gt=query.start) & Q(end__gt=F("start")), room_id=OuterRef("pk"),
-                                    cancelled=False, start__lt=query.end)
+    # An interval [from, to) overlaps bookings starting before its end; an instant (from == to) asks whether the
+    # room is free at that moment, so a booking starting right then takes it.
+    starts_before = Q(start__lt=query.end) if query.end > query.start else Q(start__lte=query.start)
+    booked = Booking.objects.filter(starts_before & Q(end__gt=query.start) & Q(end__gt=F("start")),
+                                    room_id=OuterRef("pk"), cancelled=False)
     candidates = list(rooms.exclude(Exists(booked)).select_related("floor__building").order_by("name", "pk"))
     if query.start <= now + NOW_ISH:
         occupied = occupied_now([room.pk for room in candidates], now)

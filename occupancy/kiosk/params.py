@@ -51,8 +51,8 @@ def parse_availability(params: Mapping[str, str], now: datetime) -> Availability
         else:
             capacity = int(raw_capacity)
     if start and end:
-        if end <= start:
-            errors["to"] = "Must be after `from`."
+        if end < start:
+            errors["to"] = "Must not be before `from`."
         elif end - start > MAX_INTERVAL:
             errors["to"] = f"The interval may be at most {MAX_INTERVAL.days} days long."
         elif end <= now:

@@ -11,7 +11,7 @@ urlpatterns = [
     path("api/docs/", docs.OfflineSwaggerView.as_view(), name="api-docs"),
     path("api/docs/assets/<str:name>", docs.asset, name="api-docs-asset"),
     path("kiosk/", views.kiosk, name="kiosk"),
-    path("kiosk/<str:token>/", views.kiosk, name="kiosk-token"),
+    path("kiosk/<str:token>/", views.kiosk_with_token, name="kiosk-token"),
     path("kiosk-tokens/", views.kiosk_tokens, name="kiosk-tokens"),
     path("kiosk-tokens/<int:token_id>/revoke", views.revoke, name="kiosk-token-revoke"),
 ]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
 
 import django.dispatch
 from django.db import transaction
@@ -46,15 +47,31 @@ def organizer_hash(tenant_id: int, email: str) -> str:
     return hashlib.sha256(f"{tenant_id}:{email.strip().lower()}".encode()).hexdigest()
 
 
+def local_days(zone: ZoneInfo, first: date, end: date) -> tuple[datetime, datetime]:
+    """Local midnight of ``first`` to local midnight of ``end`` in ``zone``, as aware UTC: what an all-day booking
+    spans (23, 24 or 25 hours a day, as the room's clock goes)."""
+    return (datetime.combine(first, time(), tzinfo=zone).astimezone(UTC),
+            datetime.combine(end, time(), tzinfo=zone).astimezone(UTC))
+
+
+def _span(link: CalendarLink, event: RemoteEvent) -> tuple[datetime, datetime]:
+    """An all-day event is a local date of the room (DESIGN.md section 6), not the instants the provider wrote it
+    with: Graph sends it as midnight UTC, which in Oslo is 01:00 and in New York the evening before."""
+    if event.all_day and event.first_date is not None and event.end_date is not None:
+        return local_days(link.room.zone, event.first_date, max(event.end_date, event.first_date))
+    return event.start, max(event.end, event.start)
+
+
 def _values(link: CalendarLink, event: RemoteEvent) -> dict[str, object]:
+    start, end = _span(link, event)
     return {
         "ical_uid": event.ical_uid[:300],
         "series_id": event.series_id[:300],
         "subject": "" if event.private else event.subject[:500],
         "organizer_hash": "" if event.private else organizer_hash(link.room.tenant_id, event.organizer_email),
         "attendee_count": event.attendee_count,
-        "start": event.start,
-        "end": max(event.end, event.start),
+        "start": start,
+        "end": end,
         "all_day": event.all_day,
         "private": event.private,
         "cancelled": event.cancelled,

@@ -8,7 +8,7 @@ points from the providers to the engine.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Protocol
 
 from django.conf import settings
@@ -31,7 +31,11 @@ class RemoteCalendar:
 
 @dataclass(frozen=True)
 class RemoteEvent:
-    """One occurrence in a room calendar, already in aware UTC, private details already dropped."""
+    """One occurrence in a room calendar, already in aware UTC, private details already dropped.
+
+    An all-day event is a span of local dates, not of instants: ``first_date`` and ``end_date`` (the day after the
+    last) carry them, and the booking runs from the room's local midnight of the one to that of the other
+    (``bookings``), whatever zone the provider's ``start``/``end`` were written in."""
 
     external_id: str
     start: datetime
@@ -42,6 +46,8 @@ class RemoteEvent:
     organizer_email: str = ""
     attendee_count: int | None = None
     all_day: bool = False
+    first_date: date | None = None
+    end_date: date | None = None
     private: bool = False
     cancelled: bool = False
 

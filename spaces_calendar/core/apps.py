@@ -7,4 +7,5 @@ class CoreConfig(AppConfig):
     verbose_name = "Workplace"
 
     def ready(self) -> None:
-        from spaces_calendar.core import worker_signals  # noqa: F401  (connects Celery signal handlers)
+        # Connect signal handlers: Celery's (worker heartbeats) and axes' (sign-in lockouts are logged).
+        from spaces_calendar.core import login_protection, worker_signals  # noqa: F401

@@ -33,6 +33,15 @@ _SECRET_PATTERNS = [
     re.compile(r"(?P<key>x-api-key\s*[:=]\s*)(?P<value>\S+)", re.IGNORECASE),
 ]
 REDACTED = "[redacted]"
+# In URLs (access logs, "Not Found: <path>"): a kiosk token anywhere (``kt_<prefix>_<secret>``; the prefix is not
+# secret and says which kiosk it was; anything else from kt_ on that is long enough to be a token, mistyped or
+# made up, goes whole), and the value of a query parameter whose name says it is a secret.
+_KIOSK_TOKEN = re.compile(r"(?<![A-Za-z0-9])kt_(?:(?P<prefix>[0-9a-f]{8})_)?(?P<secret>[A-Za-z0-9_-]{8,})")
+_SECRET_QUERY_VALUE = re.compile(
+    r"(?P<key>[?&;][^=&#\s]*?(?:token|secret|password|api_?key|signature|client_?state|code)[^=&#\s]*=)"
+    r"(?P<value>[^&#\s\"]+)",
+    re.IGNORECASE,
+)
 
 
 @contextlib.contextmanager
@@ -63,7 +72,14 @@ def redact(text: str) -> str:
         text = text.replace(value, REDACTED)
     for pattern in _SECRET_PATTERNS:
         text = pattern.sub(lambda m: m.group("key") + REDACTED, text)
-    return text
+    return redact_url(text)
+
+
+def redact_url(text: str) -> str:
+    """Mask what must not be logged of a URL, a request line or a header: needs no settings (gunicorn's logger)."""
+    text = _SECRET_QUERY_VALUE.sub(lambda m: m.group("key") + REDACTED, text)
+    return _KIOSK_TOKEN.sub(lambda m: f"kt_{m.group('prefix')}_{REDACTED}" if m.group("prefix") else f"kt_{REDACTED}",
+                            text)
 
 
 def _configured_secrets() -> list[str]:

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from spaces_calendar.core import health
 from spaces_calendar.core.forms import TIME_ZONE_LIST_ID, WorkplaceForm, time_zone_names
+from spaces_calendar.core.login_protection import lockouts_for
 from spaces_calendar.core.models import Building, Room
 from spaces_calendar.core.tenancy import SESSION_KEY
 from spaces_calendar.core.workplace import WorkplaceError, create_workplace
@@ -28,7 +29,9 @@ def home(request: HttpRequest) -> HttpResponse:
         Building.objects.filter(tenant=tenant).prefetch_related("floors") if tenant else Building.objects.none()
     )
     rooms = Room.objects.filter(tenant=tenant).select_related("floor__building") if tenant else Room.objects.none()
-    return render(request, "core/home.html", {"tenant": tenant, "buildings": buildings, "rooms": rooms})
+    context = {"tenant": tenant, "buildings": buildings, "rooms": rooms,
+               "lockouts": lockouts_for(request.user, request.membership)}
+    return render(request, "core/home.html", context)
 
 
 @login_required

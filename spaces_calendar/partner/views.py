@@ -10,6 +10,7 @@ from spaces_calendar.core.permissions import tenant_admin_required
 from . import activation, monitoring
 from .errors import ActivationError
 from .forms import ActivationTokenForm
+from .models import ActivationStatus
 
 
 @require_http_methods(["GET", "POST"])
@@ -39,6 +40,13 @@ def spaces(request: HttpRequest) -> HttpResponse:
 @require_POST
 @tenant_admin_required
 def deactivate(request: HttpRequest) -> HttpResponse:
+    """*Deactivate* only asks: deleting the API key cannot be undone here (Cisco Spaces must issue a new activation
+    token), so it takes the confirmation page's own form, with ``confirm=yes`` (and, as every POST, the CSRF token).
+    No JavaScript involved, and a page still showing the old one-click form asks too."""
+    if request.POST.get("confirm") != "yes":
+        current = activation.activation_for(request.tenant)
+        if current is not None and current.status != ActivationStatus.DEACTIVATED:
+            return render(request, "partner/deactivate.html", {"activation": current})
     if activation.deactivate(request.tenant, by=request.user.get_username()):
         messages.success(request, "Cisco Spaces is deactivated here and its API key deleted. Remove the app in "
                                   "Cisco Spaces too if you no longer want to share data.")

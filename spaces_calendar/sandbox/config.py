@@ -6,11 +6,15 @@ that a connection made in one sandbox session still works after ``manage.py up``
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 #: The demo Entra tenant (directory) id. A GUID, as the consent callback only trusts GUID-shaped tenant ids.
 MICROSOFT_TENANT_ID = "0d5a1b0c-5e1d-4d3a-9c0f-5a2db0c0ffee"
 MICROSOFT_CLIENT_ID = "5a9dbe0c-0000-4000-8000-5a9dbe0c0001"
 #: Not a secret: only the fake Entra on this machine accepts it.
 MICROSOFT_CLIENT_SECRET = "sandbox-client-secret-only-the-fake-accepts"  # noqa: S105
+#: The fakes' ports when the web serves on 8000 (``PORT``'s default); another ``PORT`` gets four of its own
+#: (``sandbox_ports``), so a second instance on one machine does not die on the first one's.
 MICROSOFT_CONSENT_PORT = 8440
 MICROSOFT_LOGIN_PORT = 8441
 MICROSOFT_GRAPH_PORT = 8442
@@ -32,6 +36,44 @@ WEBEX_WORKSPACE_ID = (
 #: Where the demo mailboxes live, as in :mod:`spaces_calendar.sandbox.seed`.
 DEMO_MAIL_DOMAIN = "sandbox-demo.example.com"
 TIME_ZONE = "Europe/Oslo"
+
+
+class SandboxPorts(NamedTuple):
+    consent: int
+    login: int
+    graph: int
+    spaces: int
+
+
+_DEFAULT_WEB_PORT = 8000
+_FIRST_BLOCK, _BLOCKS = 1024 // 4, (65536 - 1024) // 4  # blocks of four ports, from 1024 up to 65535
+
+
+def sandbox_ports(web_port: int) -> SandboxPorts:
+    """The four ports of the fakes of the instance whose web serves on ``web_port``: 8440-8443 for 8000, the next
+    four for 8001, the four before for 7999, and so on (wrapping round within 1024-65535).
+
+    Derived, not drawn at random: an instance restarted on the same ``PORT`` finds its fakes where its stored
+    connections (the Spaces activation's ``baseUrl``, Graph subscriptions) say they are. Web ports less than 16,128
+    apart never share a port of their fakes, and no web port gets its own: the rare one whose block would hold it
+    swaps blocks with the web port half way round.
+    """
+    half_way = _BLOCKS // 2
+    if _own_block_holds_it(web_port):
+        first = _first_port(web_port + half_way)
+    elif _own_block_holds_it(web_port - half_way):
+        first = _first_port(web_port - half_way)  # that web port took our block: we take its
+    else:
+        first = _first_port(web_port)
+    return SandboxPorts(first, first + 1, first + 2, first + 3)
+
+
+def _first_port(web_port: int) -> int:
+    return (_FIRST_BLOCK + (MICROSOFT_CONSENT_PORT // 4 - _FIRST_BLOCK + web_port - _DEFAULT_WEB_PORT) % _BLOCKS) * 4
+
+
+def _own_block_holds_it(web_port: int) -> bool:
+    return _first_port(web_port) <= web_port < _first_port(web_port) + 4
 
 
 def microsoft_login_url(port: int) -> str:

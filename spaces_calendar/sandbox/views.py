@@ -7,17 +7,20 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from spaces_calendar.core.http import OutboundError
-from spaces_calendar.core.permissions import tenant_admin_required
+from spaces_calendar.core.models import Role, Tenant
 from spaces_calendar.partner.activation import activation_for
 from spaces_calendar.sandbox import config, controls_client
 from spaces_calendar.sandbox.controls_client import ChangeResult, ControlRefused
 from spaces_calendar.sandbox.occupancy_status import room_occupancy
+from spaces_calendar.sandbox.seed import DEMO_TENANT_SLUG
 
 #: Where a freshly issued activation token waits for the page to show it, once.
 FRESH_ACTIVATION_SLOT = "sandbox_spaces_activation"
@@ -29,21 +32,33 @@ CHANGES = {
 }
 
 
-def sandbox_only(view):
-    """Outside the sandbox the page does not exist, for anyone."""
+def is_demo_tenant(tenant: Tenant | None) -> bool:
+    """The sandbox's fakes hold the demo tenant's calendars and sensors, and nobody else's."""
+    return tenant is not None and tenant.slug == DEMO_TENANT_SLUG
+
+
+def demo_admin_only(view):
+    """Every sandbox view: outside the sandbox it does not exist for anyone; inside, only for the demo tenant's
+    members (another tenant's admin, even a superuser, would read and change the demo tenant's meetings), and
+    only its admins may use it. Checked before the HTTP method, so that no answer tells others it exists."""
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         if not settings.SANDBOX:
             raise Http404("There is no sandbox on this server.")
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not is_demo_tenant(request.tenant):
+            raise Http404("The sandbox belongs to the demo tenant.")
+        if request.membership.role != Role.ADMIN:
+            raise PermissionDenied("Only a tenant admin can do this.")
         return view(request, *args, **kwargs)
 
     return wrapper
 
 
-@sandbox_only
+@demo_admin_only
 @require_GET
-@tenant_admin_required
 def index(request: HttpRequest) -> HttpResponse:
     rooms, problem = [], ""
     try:
@@ -81,9 +96,8 @@ def spaces_context(request: HttpRequest) -> dict:
     }
 
 
-@sandbox_only
+@demo_admin_only
 @require_POST
-@tenant_admin_required
 def spaces_token(request: HttpRequest) -> HttpResponse:
     """Ask the fake Cisco Spaces for an activation token, as an admin would click Generate in Cisco Spaces."""
     try:
@@ -95,9 +109,8 @@ def spaces_token(request: HttpRequest) -> HttpResponse:
     return redirect(reverse("sandbox") + "#spaces")
 
 
-@sandbox_only
+@demo_admin_only
 @require_POST
-@tenant_admin_required
 def change_meeting(request: HttpRequest, action: str) -> HttpResponse:
     if action not in CHANGES or not request.POST.get("room"):
         raise Http404("Unknown sandbox action.")

@@ -70,3 +70,21 @@ def fake_microsoft_for_browser(settings, live_server) -> Iterator[FakeMicrosoft]
         settings.CALENDAR_SUBSCRIPTIONS = False
         yield fake
         ms_client.forget_tenant(fake.tenant_id)
+
+
+#: Reports every Content-Security-Policy violation to the console, in every document the page loads.
+_CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI || "inline"}`);
+});
+"""
+
+
+def csp_violations(page) -> list[str]:
+    """A list that fills with the page's Content-Security-Policy violations from now on (Chromium also logs each
+    one to the console as "Refused to ... Content Security Policy ...")."""
+    found: list[str] = []
+    page.add_init_script(_CSP_LISTENER)
+    page.on("console", lambda message: found.append(message.text)
+            if "Content Security Policy" in message.text or "CSP violation" in message.text else None)
+    return found

@@ -72,3 +72,45 @@ def test_the_kiosk_signs_in_with_a_pasted_token_and_shows_a_floor(page, live_ser
     page.reload()
     page.wait_for_selector("article.room >> nth=1")
     assert page.locator("#login").is_hidden()
+
+
+def test_a_screen_given_its_token_after_the_hash_shows_its_room_and_never_sends_the_token(page, live_server):
+    acme = make_tenant("Acme")
+    fjord = make_room(acme, "Fjord")
+    _token, raw = tokens.issue_token(acme, "Fjord panel", rooms=[fjord])
+    secret = raw.split("_", 2)[2]
+    sent = []
+    page.on("request", lambda request: sent.append((request.url, request.headers)))
+
+    page.goto(f"{live_server.url}/kiosk/?room={fjord.pk}&poll=1#{raw}")
+    page.locator(f"article.room[data-room-id='{fjord.pk}'][data-state='free']").wait_for()
+    page.wait_for_function("document.querySelector('#checked').textContent !== ''")
+
+    # Out of the address bar at once, kept by this browser, and in no request but as the API's bearer token.
+    assert page.url == f"{live_server.url}/kiosk/?room={fjord.pk}&poll=1"
+    assert page.evaluate("localStorage.getItem('spaces-kiosk-token')") == raw
+    assert len(sent) >= 2
+    for url, headers in sent:
+        assert secret not in url and secret not in headers.get("referer", "")
+        if "/api/" in url:
+            assert headers["authorization"] == f"Bearer {raw}"
+    page.reload()
+    page.locator(f"article.room[data-room-id='{fjord.pk}']").wait_for()
+
+
+def test_the_old_address_still_reaches_the_kiosk_without_the_token_staying_in_the_address_bar(page, live_server):
+    acme = make_tenant("Acme")
+    fjord = make_room(acme, "Fjord")
+    token, raw = tokens.issue_token(acme, "Fjord panel", rooms=[fjord])
+
+    page.goto(f"{live_server.url}/kiosk/{raw}/?room={fjord.pk}&poll=1")
+    page.locator(f"article.room[data-room-id='{fjord.pk}'][data-state='free']").wait_for()
+    assert page.url == f"{live_server.url}/kiosk/?room={fjord.pk}&poll=1"
+    assert raw not in page.content()
+
+    # Revoked, the screen says so on its sign-in form (as for a pasted token) instead of showing stale rooms.
+    tokens.revoke_token(token)
+    page.goto(f"{live_server.url}/kiosk/{raw}/?room={fjord.pk}&poll=1")
+    page.wait_for_selector("#login-error:not([hidden])")
+    assert "unknown or has been revoked" in page.locator("#login-error").text_content()
+    assert page.url == f"{live_server.url}/kiosk/?room={fjord.pk}&poll=1"

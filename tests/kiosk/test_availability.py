@@ -83,3 +83,13 @@ def test_offsets_other_than_utc_are_understood(world, kiosk):
     book(world.fjord, start, start + minutes(30))
     local = start.astimezone(timezone.get_fixed_timezone(120))
     assert "Fjord" not in available(kiosk, local, local + minutes(30))
+
+
+def test_from_equal_to_to_asks_about_that_instant(world, kiosk):
+    """The schema allows it, and it is a question a screen asks ("which rooms are free at 14:00?"), so it is answered
+    rather than refused: a booking running then, or starting right then, takes the room; one ending then does not."""
+    moment = timezone.now() + timedelta(hours=3)
+    book(world.fjord, moment - minutes(30), moment + minutes(30))   # running
+    book(world.glacier, moment, moment + minutes(30))                # starts right then
+    book(world.harbor, moment - minutes(30), moment)                 # just ended
+    assert available(kiosk, moment, moment) == ["Harbor"]

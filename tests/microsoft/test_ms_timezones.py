@@ -65,6 +65,13 @@ def test_instants_round_trip_in_graphs_utc_format():
     assert parse_instant("2019-09-18T02:52:45.9696658+02:00") == datetime(2019, 9, 18, 0, 52, 45, 969665, tzinfo=UTC)
 
 
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00",
+                                   "9999-12-31T23:59:59.9999999-00:01", "2024-01-01T00:00:00+99:99"])
+def test_instants_outside_what_utc_can_hold_are_value_errors(value):
+    with pytest.raises(ValueError):
+        parse_instant(value)
+
+
 def test_a_naive_datetime_cannot_be_sent_to_graph():
     with pytest.raises(ValueError):
         to_graph_utc(datetime(2024, 7, 1))

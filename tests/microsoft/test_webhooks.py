@@ -132,7 +132,7 @@ def test_an_unknown_subscription_is_acknowledged_and_dropped(client, subscribed,
     assert response.status_code == 202
     link.refresh_from_db()
     assert link.change_seq == 0
-    assert "unknown subscription deleted-long-ago" in caplog.text
+    assert "1 for unknown subscriptions (deleted-long-ago)" in caplog.text
 
 
 def test_in_a_mixed_batch_only_the_genuine_item_acts(client, subscribed):
@@ -193,3 +193,77 @@ def test_the_endpoints_never_need_a_csrf_token_or_a_login(subscribed):
     strict = Client(enforce_csrf_checks=True)
     assert post(strict, NOTIFY, [change(subscribed[1])]).status_code == 202
     assert reverse("microsoft-notifications") == NOTIFY
+
+
+def _hostile(url: str, subscription: Subscription, **fields) -> bytes:
+    item = change(subscription) if url == NOTIFY else lifecycle_item(subscription, "missed")
+    return json.dumps({"value": [{**item, **fields}]}).encode()
+
+
+@pytest.mark.parametrize("url", [NOTIFY, LIFECYCLE])
+@pytest.mark.parametrize(("what", "fields"), [
+    ("year 1, +14:00", {"subscriptionExpirationDateTime": "0001-01-01T00:00:00+14:00"}),
+    ("year 9999, -14:00", {"subscriptionExpirationDateTime": "9999-12-31T23:59:59-14:00"}),
+    ("1,000 deep", None),
+    ("a lone surrogate in subscriptionId", {"subscriptionId": "\ud800"}),
+    ("a lone surrogate in clientState", {"clientState": "s3cr3t\udfff"}),
+    ("a NUL byte in subscriptionId", {"subscriptionId": "7f105c7d-2dc5-4530-97cd-4e7ae6534c07\x00"}),
+    ("a NUL byte in clientState", {"clientState": "\x00"}),
+])
+def test_hostile_fields_are_a_400_with_a_log_line(client, subscribed, url, what, fields, caplog):
+    link, subscription = subscribed
+    body = _hostile(url, subscription, **fields) if fields else b'{"value": [' + b"[" * 1000 + b"]" * 1000 + b"]}"
+    with caplog.at_level(logging.WARNING):
+        response = post(client, url, body=body)
+    assert response.status_code == 400, what
+    assert [r for r in caplog.records if r.name.startswith("spaces_calendar") and "refused" in r.getMessage()], what
+    link.refresh_from_db()
+    assert link.change_seq == 0
+
+
+def test_a_body_over_the_limit_is_refused_with_413_before_it_is_read(client, subscribed, caplog):
+    from spaces_calendar.providers.microsoft.notifications import MAX_BODY_BYTES
+
+    with caplog.at_level(logging.WARNING):
+        response = post(client, NOTIFY, body=b" " * (MAX_BODY_BYTES + 1))
+    assert response.status_code == 413
+    assert "too large" in caplog.text
+
+
+def test_a_batch_over_the_item_limit_is_refused(client, subscribed):
+    from spaces_calendar.providers.microsoft.notifications import MAX_ITEMS
+
+    link, subscription = subscribed
+    assert post(client, NOTIFY, [change(subscription)] * MAX_ITEMS).status_code == 202
+    assert post(client, NOTIFY, [change(subscription)] * (MAX_ITEMS + 1)).status_code == 400
+    link.refresh_from_db()
+    assert link.change_seq == 1, "the refused batch changed nothing"
+
+
+@pytest.mark.parametrize("unknown", [10, 999])
+def test_a_big_batch_logs_one_line_and_makes_a_bounded_number_of_queries(
+        client, subscribed, unknown, caplog, django_assert_max_num_queries):
+    link, subscription = subscribed
+    items = [change(subscription, subscription_id=f"gone-{n}") for n in range(unknown)] + [change(subscription)]
+    with caplog.at_level(logging.INFO), django_assert_max_num_queries(3):
+        response = post(client, NOTIFY, items)
+    assert response.status_code == 202
+    ours = [r for r in caplog.records if r.name.startswith("spaces_calendar")]
+    assert len(ours) == 1, [r.getMessage() for r in ours]
+    assert f"{unknown} for unknown subscriptions" in ours[0].getMessage()
+    link.refresh_from_db()
+    assert link.change_seq == 1
+
+
+def test_a_big_lifecycle_batch_logs_one_line_and_acts_once_per_subscription(
+        client, subscribed, caplog, django_assert_max_num_queries):
+    link, subscription = subscribed
+    items = [lifecycle_item(subscription, "missed")] * 500 + [
+        {**lifecycle_item(subscription, "missed"), "subscriptionId": f"gone-{n}"} for n in range(499)]
+    with caplog.at_level(logging.INFO), django_assert_max_num_queries(3):
+        response = post(client, LIFECYCLE, items)
+    assert response.status_code == 202
+    ours = [r for r in caplog.records if r.name.startswith("spaces_calendar")]
+    assert len(ours) == 1, [r.getMessage() for r in ours]
+    link.refresh_from_db()
+    assert link.change_seq == 1 and link.sync_state == ""

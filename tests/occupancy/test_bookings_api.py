@@ -14,11 +14,11 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from occupancy.booking_rows import booking_outcomes, parse_booking_filters
 from occupancy.models import BookingOutcome
 from occupancy.report_filters import FilterError
+from spaces_calendar.api_tokens.tokens import issue_token
 from spaces_calendar.core.models import Role, Room, Tenant
 from tests.factories import make_tenant, make_user
 from tests.occupancy.test_reports_fixtures import FAST_HASHERS, NEW_YORK, at, outcome, place
@@ -89,7 +89,7 @@ def url(name: str, world: Bookings | None = None, **params) -> str:
 
 
 def token_for(user) -> dict[str, str]:
-    return {"HTTP_AUTHORIZATION": f"Token {Token.objects.get_or_create(user=user)[0].key}"}
+    return {"HTTP_AUTHORIZATION": f"Token {issue_token(user, 'test')[1]}"}
 
 
 def ids(body: dict) -> list[int]:

@@ -6,8 +6,8 @@ from urllib.parse import urlencode
 
 import pytest
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 
+from spaces_calendar.api_tokens.tokens import issue_token
 from spaces_calendar.core.models import Membership, Role
 from spaces_calendar.core.tenancy import SESSION_KEY
 from tests.factories import make_user
@@ -28,7 +28,7 @@ def api(name: str, **params) -> str:
 
 
 def token_for(user) -> dict[str, str]:
-    return {"HTTP_AUTHORIZATION": f"Token {Token.objects.create(user=user).key}"}
+    return {"HTTP_AUTHORIZATION": f"Token {issue_token(user, 'test')[1]}"}
 
 
 def test_the_ghost_report_answers_a_session(client, world):

@@ -25,10 +25,10 @@ def parse(world: World, query: str, tenant=None):
     return parse_filters(QueryDict(query), tenant or world.acme, today=TODAY)
 
 
-def test_the_default_range_is_the_last_30_days(world):
+def test_the_default_range_is_the_30_days_before_today(world):
     filters = parse(world, "")
 
-    assert (filters.date_from, filters.date_to, filters.days) == (date(2025, 2, 14), TODAY, 30)
+    assert (filters.date_from, filters.date_to, filters.days) == (date(2025, 2, 13), date(2025, 3, 14), 30)
     assert (filters.building, filters.floor, filters.room, filters.organizer) == (None, None, None, "")
 
 

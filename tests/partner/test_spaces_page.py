@@ -67,10 +67,39 @@ def test_another_tenants_admin_sees_nothing_of_this_activation(client, fake_spac
     client.force_login(make_user(globex, Role.ADMIN))
 
     page = client.get(PAGE).text
-    client.post(reverse("partner-spaces-deactivate"))
+    client.post(reverse("partner-spaces-deactivate"), {"confirm": "yes"})
 
     assert "not activated for Globex" in page
     assert "Acme Workplace" not in page and "420" not in page
+    assert SpacesActivation.objects.get(tenant=acme["tenant"]).status == ActivationStatus.ACTIVE
+
+
+def test_the_deactivate_button_only_asks_for_a_confirmation(client, fake_spaces, acme):
+    activate(acme["tenant"], fake_spaces.issue_activation_token())
+    client.force_login(acme["admin"])
+
+    response = client.post(reverse("partner-spaces-deactivate"))
+
+    assert response.status_code == 200
+    assert SpacesActivation.objects.get(tenant=acme["tenant"]).status == ActivationStatus.ACTIVE
+    page = response.text
+    assert "deletes the API key" in page and "Acme Workplace" in page
+    # A plain form (no JavaScript), posting back with the confirmation and the CSRF token.
+    assert f'action="{reverse("partner-spaces-deactivate")}"' in page and 'method="post"' in page
+    assert 'name="confirm" value="yes"' in page and 'name="csrfmiddlewaretoken"' in page
+    assert 'data-action="confirm-deactivate"' in page and f'href="{PAGE}"' in page  # confirm, or cancel
+
+
+def test_the_confirmation_is_csrf_protected(fake_spaces, acme):
+    from django.test import Client
+
+    activate(acme["tenant"], fake_spaces.issue_activation_token())
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(acme["admin"])
+
+    response = client.post(reverse("partner-spaces-deactivate"), {"confirm": "yes"})
+
+    assert response.status_code == 403
     assert SpacesActivation.objects.get(tenant=acme["tenant"]).status == ActivationStatus.ACTIVE
 
 
@@ -78,7 +107,7 @@ def test_deactivating_deletes_the_key(client, fake_spaces, acme):
     activate(acme["tenant"], fake_spaces.issue_activation_token())
     client.force_login(acme["admin"])
 
-    response = client.post(reverse("partner-spaces-deactivate"), follow=True)
+    response = client.post(reverse("partner-spaces-deactivate"), {"confirm": "yes"}, follow=True)
 
     activation = SpacesActivation.objects.get(tenant=acme["tenant"])
     assert (activation.status, activation.api_key, activation.api_key_hint) == (ActivationStatus.DEACTIVATED, None, "")
@@ -97,7 +126,7 @@ def test_deactivate_answers_only_post(client, acme):
 def test_a_deactivated_spaces_tenant_can_be_activated_by_another_organisation(client, fake_spaces, acme):
     activate(acme["tenant"], fake_spaces.issue_activation_token())
     client.force_login(acme["admin"])
-    client.post(reverse("partner-spaces-deactivate"))
+    client.post(reverse("partner-spaces-deactivate"), {"confirm": "yes"})
 
     activation = activate(make_tenant("Globex"), fake_spaces.issue_activation_token())
 

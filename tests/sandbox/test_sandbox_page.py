@@ -8,6 +8,7 @@ from django.urls import reverse
 from spaces_calendar.core.models import Role
 from spaces_calendar.providers.microsoft.client import GraphClient
 from spaces_calendar.sandbox import config
+from spaces_calendar.sandbox.seed import seed_demo_tenant
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
@@ -15,8 +16,9 @@ FJORD = "fjord@sandbox-demo.example.com"
 
 
 @pytest.fixture
-def admin_client(client, two_tenants):
-    client.force_login(make_user(two_tenants["acme"], Role.ADMIN))
+def admin_client(client):
+    """An admin of the demo tenant, the only tenant the sandbox serves (tests/sandbox/test_sandbox_isolation.py)."""
+    client.force_login(make_user(seed_demo_tenant(), Role.ADMIN))
     return client
 
 
@@ -27,8 +29,8 @@ def test_the_page_does_not_exist_outside_the_sandbox(admin_client, settings):
     assert admin_client.post(reverse("sandbox-meeting", args=["add"]), {"room": FJORD}).status_code == 404
 
 
-def test_a_viewer_may_not_use_it(client, two_tenants, sandbox):
-    client.force_login(make_user(two_tenants["acme"], Role.VIEWER))
+def test_a_viewer_may_not_use_it(client, sandbox):
+    client.force_login(make_user(seed_demo_tenant(), Role.VIEWER))
 
     assert client.get(reverse("sandbox")).status_code == 403
     assert client.post(reverse("sandbox-meeting", args=["add"]), {"room": FJORD}).status_code == 403

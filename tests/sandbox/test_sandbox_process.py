@@ -171,3 +171,71 @@ def test_a_taken_spaces_port_is_a_clear_error(tmp_path):
 
     assert result.returncode != 0
     assert "Set SANDBOX_SPACES_PORT to a free port" in result.stderr
+
+
+def test_each_web_port_gets_four_sandbox_ports_of_its_own_and_8000_keeps_8440_to_8443():
+    assert config.sandbox_ports(8000) == config.SandboxPorts(consent=8440, login=8441, graph=8442, spaces=8443)
+    taken: dict[int, int] = {}
+    for web_port in range(1, 16129):  # as many web ports as there are blocks of four above 1023 (7853 held its own)
+        ports = config.sandbox_ports(web_port)
+        assert len(set(ports)) == 4 and all(1024 <= port <= 65535 for port in ports)
+        assert web_port not in ports  # the fakes never take the instance's own web port
+        for port in ports:
+            assert taken.setdefault(port, web_port) == web_port, (port, web_port)  # nor another's fakes
+
+
+def test_the_sandbox_ports_follow_port_and_an_explicit_one_still_wins(tmp_path):
+    names = ["SANDBOX_MICROSOFT_CONSENT_PORT", "SANDBOX_MICROSOFT_LOGIN_PORT", "SANDBOX_MICROSOFT_GRAPH_PORT",
+             "SANDBOX_SPACES_PORT", "SANDBOX_SPACES_URL", "MICROSOFT_LOGIN_URL", "SPACES_FIREHOSE_URL"]
+    expected = config.sandbox_ports(8001)
+
+    seen = settings_seen(tmp_path, names, PORT="8001")
+    assert [seen[name] for name in names[:4]] == list(expected)
+    assert seen["SANDBOX_SPACES_URL"] == seen["SPACES_FIREHOSE_URL"] == f"https://localhost:{expected.spaces}"
+    assert seen["MICROSOFT_LOGIN_URL"] == f"https://localhost:{expected.login}"
+
+    seen = settings_seen(tmp_path, names, PORT="8001", SANDBOX_SPACES_PORT="9443")
+    assert (seen["SANDBOX_SPACES_PORT"], seen["SANDBOX_MICROSOFT_LOGIN_PORT"]) == (9443, expected.login)
+
+
+def _web_port_with_free_sandbox_ports(start: int, exclude: set[int]) -> int:
+    """A web port whose sandbox ports are free now, away from the ephemeral range other tests' servers draw from."""
+    for web_port in range(start, start + 200):
+        ports = {web_port, *config.sandbox_ports(web_port)}
+        if ports & exclude:
+            continue
+        try:
+            for port in ports:
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return web_port
+    raise AssertionError(f"no free ports near {start}")
+
+
+def test_two_sandboxes_with_different_ports_run_side_by_side_on_one_machine(tmp_path):
+    first = _web_port_with_free_sandbox_ports(5400, set())
+    second = _web_port_with_free_sandbox_ports(first + 1, {first, *config.sandbox_ports(first)})
+    processes, logs = [], []
+    try:
+        for web_port in (first, second):
+            data = tmp_path / str(web_port)
+            data.mkdir()
+            logs.append(data / "sandbox.log")
+            processes.append(subprocess.Popen(
+                [sys.executable, "manage.py", "run_sandbox"], cwd=ROOT, stdout=logs[-1].open("w"),
+                stderr=subprocess.STDOUT, env=clean_env(data, PORT=str(web_port))))
+        for log, process in zip(logs, processes, strict=True):
+            assert wait_for(lambda log=log, process=process: "Fake Cisco Spaces ready" in log.read_text()
+                            or process.poll() is not None, timeout=90), log.read_text()
+            assert process.poll() is None, log.read_text()  # the second did not die on the first one's ports
+        ca = str(tmp_path / str(second) / "sandbox-ca" / "ca.pem")
+        spaces = config.sandbox_ports(second).spaces
+        state = requests.get(f"https://localhost:{spaces}/_sandbox/spaces/state", verify=ca, timeout=5)
+        assert state.json()["app_id"] == config.SPACES_APP_ID
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            process.wait(timeout=30)

@@ -7,7 +7,7 @@ sync of N rooms costs about N / 20 requests per page instead of N.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -20,7 +20,7 @@ from spaces_calendar.calendars.remote import FetchRequest, FetchResult, RemoteCa
 from spaces_calendar.core.http import AuthError, PermanentError, TransientError
 
 from .client import BatchRequest, BatchResponse, Event, GraphClient, forget_tenant, parse_event, token_expiry
-from .timezones import to_graph_utc
+from .timezones import all_day_date, to_graph_utc
 
 logger = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ class _Round:
                 self.result.removed_ids.append(str(item["id"]))
             else:
                 try:
-                    self.result.events.append(neutral_event(parse_event(item)))
+                    self.result.events.append(neutral_event(parse_event(item), all_day_dates(item)))
                 except (KeyError, TypeError, ValueError) as error:
                     logger.warning("skipping event %s of link %s: %s", item.get("id"), self.request.link_id, error)
         if body.get("@odata.nextLink"):
@@ -207,7 +207,17 @@ def _error_code(body: dict[str, Any]) -> str:
     return str(error.get("code") or "") if isinstance(error, dict) else ""
 
 
-def neutral_event(event: Event) -> RemoteEvent:
+def all_day_dates(item: dict[str, Any]) -> tuple[date, date] | None:
+    """An all-day event's first date and the date after its last (None for a timed event): the booking is anchored
+    to the room's own midnights from these, whatever zone Graph labelled the event with."""
+    if not item.get("isAllDay"):
+        return None
+    first, after = all_day_date(item["start"]), all_day_date(item["end"])
+    return first, max(after, first + timedelta(days=1))
+
+
+def neutral_event(event: Event, dates: tuple[date, date] | None = None) -> RemoteEvent:
+    """``dates``: see :func:`all_day_dates` (without them an all-day event keeps Graph's instants)."""
     return RemoteEvent(
         external_id=event.id,
         start=event.start,
@@ -218,6 +228,8 @@ def neutral_event(event: Event) -> RemoteEvent:
         organizer_email=event.organizer_email or "",
         attendee_count=event.attendee_count,
         all_day=event.is_all_day,
+        first_date=dates[0] if dates and event.is_all_day else None,
+        end_date=dates[1] if dates and event.is_all_day else None,
         private=event.is_private,
         cancelled=event.is_cancelled,
     )

@@ -8,18 +8,30 @@ in ``+00:00`` with 7 digits, ``resourceData.@odata.type`` is capitalised (``#Mic
 from __future__ import annotations
 
 import hmac
-import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 
+import orjson
+
 from .timezones import parse_instant
+
+#: The largest body we read. Graph batches a few notifications per request (a basic notification is under 1 KB);
+#: a bigger body is refused unread (413), so no request can make us parse more than this within Graph's 3 s.
+MAX_BODY_BYTES = 1 << 20
+#: The most items one batch may hold (about 700 KB of basic notifications); more is refused whole (400).
+MAX_ITEMS = 1000
+# Text we would have to store, compare or log: NUL (PostgreSQL text cannot hold it) and lone surrogates
+# (not encodable, so neither comparable as bytes nor storable) make an item malformed.
+_UNUSABLE = re.compile(r"[\x00\ud800-\udfff]")
 
 
 class MalformedNotification(ValueError):
-    """The body is not JSON, not a ``{"value": [...]}`` batch, or an item lacks a required field."""
+    """The body is not JSON, not a ``{"value": [...]}`` batch of at most :data:`MAX_ITEMS`, or an item lacks a
+    required field or has one of the wrong type or with unusable text."""
 
 
 @dataclass(frozen=True)
@@ -76,43 +88,56 @@ def client_state_matches(expected: str, received: str | None) -> bool:
 
 
 def _items(body: bytes) -> list[dict[str, Any]]:
+    # orjson, not json: it refuses nesting deeper than 1,024 (json recurses until RecursionError), invalid UTF-8,
+    # lone surrogate escapes, NaN and numbers out of range, all as one error type.
     try:
-        payload = json.loads(body.decode("utf-8") if isinstance(body, bytes | bytearray) else body)
-    except (UnicodeDecodeError, ValueError) as error:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
         raise MalformedNotification(f"body is not JSON: {error}") from None
     items = payload.get("value") if isinstance(payload, dict) else None
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
         raise MalformedNotification('body is not a {"value": [...]} list of objects')
+    if len(items) > MAX_ITEMS:
+        raise MalformedNotification(f"a batch of {len(items)} items: at most {MAX_ITEMS} are accepted")
     return items
 
 
-def _required(item: dict[str, Any], name: str) -> str:
+def _text(item: dict[str, Any], name: str, *, required: bool = False) -> str:
     value = item.get(name)
+    if value is None or (value == "" and not required):
+        if required:
+            raise MalformedNotification(f"notification item lacks {name!r}")
+        return ""
     if not isinstance(value, str) or not value:
-        raise MalformedNotification(f"notification item lacks {name!r}")
+        raise MalformedNotification(f"notification item's {name!r} is not a string")
+    if _UNUSABLE.search(value):
+        raise MalformedNotification(f"notification item's {name!r} holds a NUL byte or a lone surrogate")
     return value
 
 
 def _change(item: dict[str, Any]) -> ChangeNotification:
-    data = item.get("resourceData") if isinstance(item.get("resourceData"), dict) else {}
+    data = item.get("resourceData")
+    if data is not None and not isinstance(data, dict):
+        raise MalformedNotification("notification item's 'resourceData' is not an object")
+    data = data or {}
     return ChangeNotification(
-        subscription_id=_required(item, "subscriptionId"),
-        change_type=_required(item, "changeType"),
-        resource=_required(item, "resource"),
-        client_state=str(item.get("clientState") or ""),
-        tenant_id=str(item.get("tenantId") or ""),
+        subscription_id=_text(item, "subscriptionId", required=True),
+        change_type=_text(item, "changeType", required=True),
+        resource=_text(item, "resource", required=True),
+        client_state=_text(item, "clientState"),
+        tenant_id=_text(item, "tenantId"),
         subscription_expires_at=_parse_time(item.get("subscriptionExpirationDateTime")),
-        resource_id=str(data.get("id") or ""),
-        resource_type=str(data.get("@odata.type") or ""),
+        resource_id=_text(data, "id"),
+        resource_type=_text(data, "@odata.type"),
     )
 
 
 def _lifecycle(item: dict[str, Any]) -> LifecycleNotification:
     return LifecycleNotification(
-        subscription_id=_required(item, "subscriptionId"),
-        lifecycle_event=_required(item, "lifecycleEvent"),
-        client_state=str(item.get("clientState") or ""),
-        tenant_id=str(item.get("tenantId") or ""),
+        subscription_id=_text(item, "subscriptionId", required=True),
+        lifecycle_event=_text(item, "lifecycleEvent", required=True),
+        client_state=_text(item, "clientState"),
+        tenant_id=_text(item, "tenantId"),
         subscription_expires_at=_parse_time(item.get("subscriptionExpirationDateTime")),
     )
 
@@ -121,7 +146,9 @@ def _parse_time(value: Any) -> datetime | None:
     """``2016-03-19T22:11:09.952Z`` or ``2019-09-18T00:52:45.9696658+00:00`` as aware UTC; None if absent."""
     if value in (None, ""):
         return None
+    if not isinstance(value, str):
+        raise MalformedNotification("subscriptionExpirationDateTime is not a string")
     try:
-        return parse_instant(str(value))
+        return parse_instant(value)
     except ValueError:
-        raise MalformedNotification(f"unreadable subscriptionExpirationDateTime {value!r}") from None
+        raise MalformedNotification(f"unreadable subscriptionExpirationDateTime {ascii(value[:40])}") from None

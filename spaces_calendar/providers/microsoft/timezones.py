@@ -9,7 +9,7 @@ an unknown name fails loudly instead of silently becoming UTC.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -104,17 +104,27 @@ def parse_naive(value: str) -> datetime:
         raise ValueError(f"not a Graph dateTime: {value!r}")
     moment = datetime.fromisoformat(match.group(1))
     fraction = match.group(2) or ""
-    return moment + timedelta(microseconds=int(fraction.ljust(7, "0")[:6])) if fraction else moment
+    try:
+        return moment + timedelta(microseconds=int(fraction.ljust(7, "0")[:6])) if fraction else moment
+    except OverflowError:  # 9999-12-31T23:59:59.9999999 rounds past the last datetime
+        raise ValueError(f"out of range: {value!r}") from None
 
 
 def parse_instant(value: str) -> datetime:
-    """Aware UTC from ``...Z``, ``...+00:00`` or naive text (taken as UTC), with up to 7 fractional digits."""
+    """Aware UTC from ``...Z``, ``...+00:00`` or naive text (taken as UTC), with up to 7 fractional digits.
+
+    Every unreadable value is a ``ValueError``, including instants that exist locally but not in UTC (year 1 at
+    +14:00, 9999-12-31 at -14:00), which ``astimezone`` would raise as ``OverflowError``.
+    """
     match = _INSTANT.fullmatch((value or "").strip())
     if match is None:
         raise ValueError(f"not an ISO 8601 instant: {value!r}")
     offset = match.group(2) or "Z"
     zone = UTC if offset == "Z" else datetime.strptime(offset.replace(":", ""), "%z").tzinfo
-    return parse_naive(match.group(1)).replace(tzinfo=zone).astimezone(UTC)
+    try:
+        return parse_naive(match.group(1)).replace(tzinfo=zone).astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"out of range in UTC: {value!r}") from None
 
 
 def to_utc(date_time: str, time_zone: str) -> datetime:
@@ -128,6 +138,19 @@ def from_graph(value: dict[str, Any]) -> datetime:
     if not isinstance(value, dict) or "dateTime" not in value:
         raise ValueError(f"not a Graph dateTimeTimeZone: {value!r}")
     return to_utc(value["dateTime"], value.get("timeZone") or "UTC")
+
+
+def all_day_date(value: dict[str, Any]) -> date:
+    """The calendar date an all-day event's ``start`` or ``end`` stands for.
+
+    Graph sends all-day events at midnight of their dates whatever ``timeZone`` says (UTC by default, the zone of a
+    ``Prefer: outlook.timezone`` header, or the organiser's), so the date is the part that holds, never the instant
+    (microsoftgraph/microsoft-graph-docs-contrib#471, #6459). Rounded to the nearest midnight, so that a value some
+    endpoint converted to another zone (midnight in UTC+3 sent as 21:00 UTC) still names its date.
+    """
+    if not isinstance(value, dict) or "dateTime" not in value:
+        raise ValueError(f"not a Graph dateTimeTimeZone: {value!r}")
+    return (parse_naive(value["dateTime"]) + timedelta(hours=12)).date()
 
 
 def to_graph_utc(moment: datetime) -> str:

@@ -2,7 +2,8 @@
 (and, in the sandbox, the fake providers they talk to).
 
 honcho does the supervising: prefixed output per process, Ctrl-C or SIGTERM stops them all, and if one process
-dies the others are stopped too, so a half-running service never passes for a healthy one.
+dies the others are stopped too, so a half-running service never passes for a healthy one. Each process gets
+``UP_STOP_TIMEOUT_S`` to stop before it is killed (``spaces_calendar.core.supervisor``).
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ import sys
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
-from honcho.manager import Manager
 from honcho.printer import Printer
 
+from spaces_calendar.core.supervisor import Supervisor
 from spaces_calendar.sandbox.runner import prepare_ca
 
 
@@ -26,9 +27,10 @@ def process_set(port: int, workers: int, concurrency: int, *, sandbox: bool = Fa
     fakes = {"sandbox": [python, "manage.py", "run_sandbox"]} if sandbox else {}
     return {
         **fakes,
-        "web": [python, "-m", "gunicorn", "spaces_calendar.wsgi", "--bind", f"127.0.0.1:{port}",
-                "--worker-class", "gthread", "--workers", str(workers), "--threads", "4",
-                "--access-logfile", "-", "--graceful-timeout", "10"],
+        # The rest of gunicorn's settings (preloading, the access log's redaction) are in its config module.
+        "web": [python, "-m", "gunicorn", "spaces_calendar.wsgi", "--config", "python:spaces_calendar.gunicorn_config",
+                "--bind", f"127.0.0.1:{port}", "--worker-class", "gthread", "--workers", str(workers),
+                "--threads", "4", "--access-logfile", "-", "--graceful-timeout", "10"],
         "worker": [python, "-m", "celery", "-A", "spaces_calendar", "worker", "--loglevel", "INFO",
                    "--concurrency", str(concurrency), "--without-mingle", "--without-gossip"],
         "beat": [python, "-m", "celery", "-A", "spaces_calendar", "beat", "--loglevel", "INFO",
@@ -57,10 +59,11 @@ class Command(BaseCommand):
         self.stdout.write(f"Serving on http://127.0.0.1:{settings.PORT}  (Ctrl-C stops everything)")
         self.stdout.flush()
 
-        manager = Manager(Printer(sys.stdout))
+        manager = Supervisor(Printer(sys.stdout), stop_timeout_s=settings.UP_STOP_TIMEOUT_S)
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         for name, argv in process_set(settings.PORT, web_workers, concurrency, sandbox=settings.SANDBOX).items():
-            manager.add_process(name, shlex.join(argv), env=env, cwd=str(settings.BASE_DIR))
+            # exec: the process honcho signals is the program itself, not a shell waiting for it (see Supervisor).
+            manager.add_process(name, f"exec {shlex.join(argv)}", env=env, cwd=str(settings.BASE_DIR))
         manager.loop()
         sys.exit(manager.returncode)
 
