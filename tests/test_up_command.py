@@ -123,3 +123,13 @@ def test_a_process_that_ignores_sigterm_is_killed_when_the_stop_timeout_is_up():
 
     assert "sending SIGKILL to stubborn" in output and "stubborn stopped (rc=-9)" in output, output
     assert elapsed < 4.5  # the 1 s asked for, not honcho's 5 s
+
+
+def test_sigterm_goes_to_each_process_itself_not_to_its_children():
+    # A Celery worker's pool children, signalled with it, died holding the pool's queue lock, and the worker then
+    # waited for that lock until it was killed. The child here reports a SIGTERM; its parent stops on one.
+    child = "(trap 'echo CHILD-GOT-SIGTERM; exit 1' TERM; sleep 3)"
+    output, _ = supervise(20, quick="sleep 1", family=f"{child} & trap 'exit 0' TERM; wait")
+
+    assert "sending SIGTERM to family" in output and "family stopped (rc=0)" in output, output
+    assert "CHILD-GOT-SIGTERM" not in output and "sending SIGKILL" not in output, output

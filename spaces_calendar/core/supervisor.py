@@ -15,6 +15,7 @@ to each process itself rather than to its whole process group.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -25,10 +26,8 @@ from honcho.manager import Manager
 
 class _TermMainKillGroup(ProcessManager):
     def terminate(self, pid: int) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):  # it has just exited
             os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
 
 
 class Supervisor(Manager):
