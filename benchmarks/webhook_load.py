@@ -9,7 +9,8 @@ Server. ``process_set``'s web command (gthread, 2 workers x 4 threads, the acces
 its output goes to a file in the data folder), production settings with ``LOG_LEVEL`` INFO, on a fresh data folder
 (SQLite) or the given database (a tenant of its own, deleted at the end). No Celery worker or beat runs: a
 notification's work in the web process ends when its room is due and a dispatch is queued; a worker would call
-Graph, and this benchmark talks to nothing but 127.0.0.1. What the webhook queued is counted in the broker.
+Graph, and this benchmark talks to nothing but 127.0.0.1. What the webhook queued is counted in the broker and left
+there (give a Redis broker a database of its own, and empty it afterwards: ``redis-cli -n 13 del celery``).
 
 Data. One Microsoft connection with ``--rooms`` linked rooms, each with a subscription (its ``clientState``
 encrypted at rest, as in production). Every request is one valid, authentic change notification (the shape of
