@@ -14,15 +14,17 @@ the loopback unless ``--tls``. Then, in one run:
 * **(a)** a plain ``orjson.loads`` of every line, from memory: the floor any parser pays;
 * **(c)** the stream alone: ``firehose.stream.FirehoseStream`` reading every line from the fake and dropping it,
   the ceiling the fake server and the HTTP client allow;
-* **(b)** the whole path: ``firehose.receiver.Receiver`` reading the same stream over the socket, parsing,
-  batching (``--batch`` = ``FIREHOSE_BATCH_SIZE``) and applying each batch in one transaction (de-dup, sensor
+* **(b)** the whole path: ``firehose.receiver.Receiver`` reading the same stream over the socket, parsing and
+  reading batches (``--batch`` = ``FIREHOSE_BATCH_SIZE``) and applying each in one transaction (de-dup, sensor
   catalogue, signals, pending signals, room states, checkpoint), until every event is applied.
 
-It prints events/s of each, (b) as a share of (a), the batch time over the first and the last 10 % of batches (the
-tables grow through the run: a cost that grows with them shows there), the receiver process's RSS (current and
-peak at the start and at the end), and checks the stored rows against what the generator planned (signals,
-pending signals, skipped events). The timings are printed, never asserted. An external DATABASE_URL gets its own
-tenant and stream, deleted at the end; the data folder is a throwaway one.
+(a) and (c) run in forked children, so that what they allocate does not count in the receiver's RSS. It prints
+events/s of each, (b) as a share of (a), the CPU time of the receiver process, of its PostgreSQL backend and of
+the fake, the time of the batch transactions over the first and the last 10 % of batches (the tables grow through
+the run: a cost that grows with them shows there), the receiver's RSS (current and peak, at the start and at the
+end), and checks the stored rows against what the generator planned (signals, pending signals, skipped events).
+``--db-breakdown`` adds the backend's CPU per kind of statement. The timings are printed, never asserted. An
+external DATABASE_URL gets its own tenant and stream, deleted at the end; the data folder is a throwaway one.
 """
 
 from __future__ import annotations
@@ -462,21 +464,21 @@ def whole_path(base_url: str, tenant_id: int, stream: str, total: int, profile: 
     from firehose.receiver import Credentials, Receiver
 
     run = PathRun()
-    apply_batch = ledger.apply_batch
+    apply_prepared = ledger.apply_prepared
     receiver: Receiver
 
     backend: list[tuple[int, float]] = []
     backend_pid: list[int] = []
 
-    def timed(key, events, resolve):  # noqa: ANN001, ANN202 - the ledger's signature
+    def timed(key, batch):  # noqa: ANN001, ANN202 - the ledger's signature
         if not backend and connection.vendor == "postgresql":
             connection.ensure_connection()
             pid = connection.connection.info.backend_pid
             backend.append((pid, cpu_of(pid)))
             backend_pid.append(pid)
         started = time.perf_counter()
-        outcome = apply_batch(key, events, resolve)
-        run.batches.append((len(events), time.perf_counter() - started))
+        outcome = apply_prepared(key, batch)
+        run.batches.append((len(batch.events), time.perf_counter() - started))
         run.events += outcome.applied + outcome.duplicates
         if len(run.batches) % 10 == 1 or run.events >= total:
             run.rss.append((run.events, *rss_mib()))
@@ -494,7 +496,7 @@ def whole_path(base_url: str, tenant_id: int, stream: str, total: int, profile: 
 
     creds = Credentials(stream, API_KEY, base_url, resolve, tenant_ids=(tenant_id,))
     receiver = Receiver(lambda: creds)
-    ledger.apply_batch = timed
+    ledger.apply_prepared = timed
     profiler = cProfile.Profile() if profile else None
     reset_rss_peak()
     cpu_began, fake_began = cpu_of(), cpu_of(fake_pid)
@@ -507,7 +509,7 @@ def whole_path(base_url: str, tenant_id: int, stream: str, total: int, profile: 
     finally:
         if profiler is not None:
             profiler.disable()
-        ledger.apply_batch = apply_batch
+        ledger.apply_prepared = apply_prepared
         connections.close_all()
     if profiler is not None:
         pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(45)
@@ -603,7 +605,7 @@ def report(args: argparse.Namespace, plan: Plan, parse: tuple[int, float],
     def mean_ms(rows: list[tuple[int, float]]) -> str:
         events = sum(n for n, _ in rows)
         seconds = sum(s for _, s in rows)
-        return f"{seconds / len(rows) * 1000:.0f} ms ({events / seconds:,.0f} events/s inside apply_batch)"
+        return f"{seconds / len(rows) * 1000:.0f} ms ({events / seconds:,.0f} events/s inside the transaction)"
 
     micro = 1e6 / max(run.events, 1)
     print(f"CPU during (b): receiver process {run.cpu:.1f} s ({run.cpu * micro:.1f} µs/event), "

@@ -165,6 +165,10 @@ def parse_line(line: bytes | str) -> Event | None:
     text = line.strip()
     if not text or text.strip(b'"') == b"KEEP_ALIVE":
         return None
+    if b"\\u0000" in text:
+        # A NUL in any string: PostgreSQL's text cannot hold it, and one such event would fail its whole batch
+        # again at every reconnect. No real event has one.
+        raise BadLine("a NUL character (\\u0000) in the line")
     try:
         data = orjson.loads(text)  # refuses invalid UTF-8 and nesting deeper than 1,024, with an error
     except orjson.JSONDecodeError as error:
@@ -372,11 +376,12 @@ class _Location:
         return (*self.seen.hierarchy, self.seen.name) if self.seen.name else self.seen.hierarchy
 
 
-#: Locations already read, by ``locationId``: (the location object as parsed, what it gave). The stream names the
-#: same few thousand locations all day; an object equal to the one kept gives the same result, so it is not read
-#: again. Only locations whose fields we read are all strings are kept: a string never equals a number or a bool,
-#: so an equal object is then the same text too (``{"name": 1}`` equals ``{"name": True}``, which would read apart).
-_LOCATIONS: dict[str, tuple[dict[str, Any], _Location]] = {}
+#: Locations already read, by the values of the fields we read (the locationId, its name, types, type and time zone,
+#: the parent's locationId, the parents' names): what they gave. The stream names the same few thousand locations
+#: all day, so nearly every location is looked up here rather than read again. Only locations whose fields we read
+#: are all strings are kept: a string never equals a number or a bool, so equal values are then the same text too
+#: (``1``, ``1.0`` and ``True`` are equal, and would read apart).
+_LOCATIONS: dict[tuple, _Location] = {}
 _LOCATIONS_MAX = 20_000
 
 
@@ -386,10 +391,26 @@ def _location(container: dict[str, Any]) -> _Location | None:
     if not isinstance(location, dict):
         return None
     ident = location.get("locationId")
-    if ident.__class__ is str:
-        known = _LOCATIONS.get(ident)
-        if known is not None and known[0] == location:
-            return known[1]
+    signature = None
+    if ident.__class__ is str and ident:  # else "id" is read
+        types = location.get("inferredLocationTypes")
+        parts = [ident, location.get("name"), location.get("timeZone"), location.get("type"),
+                 tuple(types) if isinstance(types, list) else types]
+        parent = location.get("parent")
+        if isinstance(parent, dict):
+            parts.append(parent.get("locationId"))
+            for _ in range(MAX_LOCATION_DEPTH):
+                parts.append(parent.get("name"))
+                parent = parent.get("parent")
+                if not isinstance(parent, dict):
+                    break
+        signature = tuple(parts)
+        try:
+            known = _LOCATIONS.get(signature)
+        except TypeError:  # an object or a list where text should be: read it, do not keep it
+            known = signature = None
+        if known is not None:
+            return known
     location_id = _text(location.get("locationId") or location.get("id"))
     if not location_id:
         return None
@@ -420,10 +441,10 @@ def _location(container: dict[str, Any]) -> _Location | None:
     clean = clean and (name is None or name.__class__ is str) and (zone is None or zone.__class__ is str)
     result = _Location(SourceSeen(SPACES_LOCATION, location_id, _text(name), tuple(reversed(names)), kinds,
                                   parent_key, _text(zone)))
-    if clean:
+    if clean and signature is not None:
         if len(_LOCATIONS) >= _LOCATIONS_MAX:
             _LOCATIONS.clear()
-        _LOCATIONS[ident] = (location, result)
+        _LOCATIONS[signature] = result
     return result
 
 

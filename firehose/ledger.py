@@ -67,36 +67,25 @@ def resume_from_ms(key: StreamKey, now: datetime | None = None) -> int:
     return max(0, high_water - int(settings.FIREHOSE_RESUME_OVERLAP_S * 1000))
 
 
-def apply_batch(key: StreamKey, events: list[Event], resolve_tenant: TenantResolver) -> BatchOutcome:
-    """Apply the events not applied before and move the checkpoint, atomically.
+@dataclass
+class PreparedBatch:
+    """A batch read ahead of its transaction (no database work but the tenant lookups), so that the receiver reads
+    the next batch while the database writes this one: what :func:`apply_prepared` writes when none of its
+    events was applied before (else it reads the new ones again, inside the transaction)."""
 
-    Whatever the batch size this is a fixed handful of statements: the checkpoint locked, the batch's recordUids
-    claimed in one INSERT (the unique index says which were applied before), the catalogue refreshed, the
-    signals, pending signals and room states written by the intake in one statement each, the checkpoint moved."""
-    outcome = BatchOutcome()
-    if not events:
-        return outcome
-    try:
-        with transaction.atomic():
-            _apply(key, events, resolve_tenant, outcome)
-    except BaseException:
-        sensors.forget_written()  # the catalogue rows it meant to write were rolled back with the batch
-        raise
-    return outcome
+    events: list[Event]
+    #: Each recordUid once, with its first event.
+    unique: dict[str, Event]
+    resolve: TenantResolver
+    signals: list[SignalTuple] = field(default_factory=list)
+    seen: list[sensors.Seen] = field(default_factory=list)
+    skipped: Counter = field(default_factory=Counter)
+    #: Writes an event asks for besides its signals (location changes, app activations), in stream order.
+    actions: list[tuple] = field(default_factory=list)
 
 
-def _apply(key: StreamKey, events: list[Event], resolve_tenant: TenantResolver, outcome: BatchOutcome) -> None:
-    if connection.vendor == "postgresql":
-        # The commit need not wait for the WAL to reach the disk: a database crash can then lose the last
-        # batches committed, but it loses each one whole (its signals with its recordUids and its checkpoint),
-        # so the stream, resumed from the checkpoint that survived, brings them again and they are applied once.
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-    checkpoint, _ = Checkpoint.objects.select_for_update().get_or_create(**key.lookup)
-    fresh = _claim(events)
-    outcome.duplicates = len(events) - len(fresh)
-    signals: list[SignalTuple] = []
-    seen: list[sensors.Seen] = []
+def prepare(events: list[Event], resolve_tenant: TenantResolver) -> PreparedBatch:
+    """Read a batch: its signals, catalogue sightings, skips and other writes, as if every event were new."""
     tenants: dict[str, int | None] = {}  # a resolver may query the database: once per Spaces tenant and batch
 
     def resolve(spaces_tenant_id: str) -> int | None:
@@ -104,8 +93,64 @@ def _apply(key: StreamKey, events: list[Event], resolve_tenant: TenantResolver, 
             tenants[spaces_tenant_id] = resolve_tenant(spaces_tenant_id)
         return tenants[spaces_tenant_id]
 
-    for event in fresh:
-        _read_into(event, resolve, signals, outcome.skipped, seen)
+    unique: dict[str, Event] = {}
+    for event in events:
+        unique.setdefault(event.uid[:200], event)
+    batch = PreparedBatch(events, unique, resolve)
+    for event in unique.values():
+        _read_into(event, resolve, batch.signals, batch.skipped, batch.seen, batch.actions)
+    return batch
+
+
+def apply_batch(key: StreamKey, events: list[Event], resolve_tenant: TenantResolver) -> BatchOutcome:
+    """Apply the events not applied before and move the checkpoint, atomically."""
+    return apply_prepared(key, prepare(events, resolve_tenant))
+
+
+def apply_prepared(key: StreamKey, batch: PreparedBatch) -> BatchOutcome:
+    """Apply a prepared batch's events not applied before and move the checkpoint, atomically.
+
+    Whatever the batch size this is a fixed handful of statements: the checkpoint locked, the batch's recordUids
+    claimed in one INSERT (the unique index says which were applied before), the catalogue refreshed, the
+    signals, pending signals and room states written by the intake in one statement each, the checkpoint moved."""
+    outcome = BatchOutcome()
+    if not batch.events:
+        return outcome
+    try:
+        with transaction.atomic():
+            _apply(key, batch, outcome)
+    except BaseException:
+        sensors.forget_written()  # the catalogue rows it meant to write were rolled back with the batch
+        raise
+    return outcome
+
+
+def _apply(key: StreamKey, batch: PreparedBatch, outcome: BatchOutcome) -> None:
+    if connection.vendor == "postgresql":
+        # The commit need not wait for the WAL to reach the disk: a database crash can then lose the last
+        # batches committed, but it loses each one whole (its signals with its recordUids and its checkpoint),
+        # so the stream, resumed from the checkpoint that survived, brings them again and they are applied once.
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+    checkpoint, _ = Checkpoint.objects.select_for_update().get_or_create(**key.lookup)
+    fresh = _claim(batch.unique)
+    events = batch.events
+    outcome.duplicates = len(events) - len(fresh)
+    if len(fresh) == len(batch.unique):
+        signals, seen, actions = batch.signals, batch.seen, batch.actions
+        outcome.skipped.update(batch.skipped)
+    else:  # some were applied before: only the others count
+        signals, seen, actions = [], [], []
+        for event in fresh:
+            _read_into(event, batch.resolve, signals, outcome.skipped, seen, actions)
+    for action in actions:
+        if action[0] == "location":
+            apply_location_changes(action[1], action[2])
+        else:
+            event = action[1]
+            AppActivationEvent.objects.create(spaces_tenant_id=event.spaces_tenant_id, record_uid=event.uid[:200],
+                                              payload=action[2])
+            logger.info("firehose: appActivation for Spaces tenant %s", event.spaces_tenant_id)
     if seen:
         sensors.note_seen(seen)
     if signals:
@@ -126,16 +171,13 @@ def _apply(key: StreamKey, events: list[Event], resolve_tenant: TenantResolver, 
     ReceiverStatus.objects.filter(**key.lookup).update(last_event_at=timezone.now())
 
 
-def _claim(events: list[Event]) -> list[Event]:
-    """Events of the batch whose recordUid was never applied (and each uid once within the batch), their uids
-    now remembered (in the batch's transaction).
+def _claim(unique: dict[str, Event]) -> list[Event]:
+    """The batch's events (one per recordUid) whose recordUid was never applied, their uids now remembered (in
+    the batch's transaction).
 
     PostgreSQL: one ``INSERT ... ON CONFLICT DO NOTHING RETURNING``, so the unique index is probed once per uid,
     by the insert itself, and a uid another receiver is applying at this moment waits for that transaction and
     then counts as a duplicate. SQLite (one writer at a time): one lookup, then one insert of the new ones."""
-    unique: dict[str, Event] = {}
-    for event in events:
-        unique.setdefault(event.uid[:200], event)
     table = SeenRecord._meta.db_table
     if connection.vendor == "postgresql":
         claimed = bulk.insert_columns(table, ["record_uid", "record_timestamp_ms"],
@@ -159,37 +201,36 @@ def _claim(events: list[Event]) -> list[Event]:
 
 
 def _read_into(event: Event, resolve_tenant: TenantResolver, signals: list[SignalTuple], skipped: Counter,
-               seen: list[sensors.Seen] | None = None) -> None:
+               seen: list[sensors.Seen], actions: list[tuple]) -> None:
+    """One event's reading, added to the batch's: no database work here but the tenant lookup (``actions`` holds
+    the writes it asks for besides its signals, done in the batch's transaction)."""
     reading = read(event)
     if reading.skipped:
         skipped[reading.skipped] += 1
         if not reading.seen:
             return
     if reading.activation is not None:
-        AppActivationEvent.objects.create(spaces_tenant_id=event.spaces_tenant_id, record_uid=event.uid[:200],
-                                          payload=reading.activation)
-        logger.info("firehose: appActivation for Spaces tenant %s", event.spaces_tenant_id)
+        actions.append(("activation", event, reading.activation))
         return
     tenant_id = resolve_tenant(event.spaces_tenant_id)
     if tenant_id is None:
         skipped["unknown_tenant"] += 1
         return
     drafts = reading.signals
-    if seen is not None:
-        if not reading.location_changes and len(drafts) <= 1:  # nearly every event: no dicts to build
-            source = drafts[0].source if drafts else ""
-            draft_key = (drafts[0].key_kind, drafts[0].key) if drafts else None
-            for item in reading.seen:
-                seen.append(_seen(tenant_id, item, source if (item.kind, item.key) == draft_key else "", None))
-        else:  # one entry per kind of signal a source sent (a Webex device's presence and its people count)
-            kinds: dict[tuple[str, str], list[str]] = {}
-            for draft in drafts:
-                kinds.setdefault((draft.key_kind, draft.key), []).append(draft.source)
-            removed = {change.location_id: change.change == "REMOVE" for change in reading.location_changes}
-            seen += [_seen(tenant_id, item, source, removed.get(item.key))
-                     for item in reading.seen for source in kinds.get((item.kind, item.key), [""])]
+    if not reading.location_changes and len(drafts) <= 1:  # nearly every event: no dicts to build
+        source = drafts[0].source if drafts else ""
+        draft_key = (drafts[0].key_kind, drafts[0].key) if drafts else None
+        for item in reading.seen:
+            seen.append(_seen(tenant_id, item, source if (item.kind, item.key) == draft_key else "", None))
+    else:  # one entry per kind of signal a source sent (a Webex device's presence and its people count)
+        kinds: dict[tuple[str, str], list[str]] = {}
+        for draft in drafts:
+            kinds.setdefault((draft.key_kind, draft.key), []).append(draft.source)
+        removed = {change.location_id: change.change == "REMOVE" for change in reading.location_changes}
+        seen += [_seen(tenant_id, item, source, removed.get(item.key))
+                 for item in reading.seen for source in kinds.get((item.kind, item.key), [""])]
     if reading.location_changes:
-        apply_location_changes(tenant_id, reading.location_changes)
+        actions.append(("location", tenant_id, reading.location_changes))
     for draft in drafts:
         signals.append((tenant_id, draft.key_kind, draft.key, draft.source, draft.observed_at, draft.present,
                         draft.people_count, draft.peak_count, draft.window_end, event.uid))

@@ -1,10 +1,11 @@
 """The long-running Firehose receiver for one partition range: connect, batch, apply, checkpoint, reconnect.
 
-A reader thread only moves lines from the socket into a queue; this thread parses them into batches, and a writer
-thread applies the batches in order, one transaction each (see :mod:`firehose.ledger`), so that the next batch is
-parsed while the database writes the last one. A partial batch is flushed whenever the queue is quiet for the flush
-interval, so a trickle of events is applied within about a second rather than at the next keep-alive. At most one
-batch waits for the writer and the line queue is short: memory stays flat however far behind the stream is.
+A reader thread only moves lines from the socket into a queue; this thread parses them into batches and reads
+them (``ledger.prepare``), and a writer thread applies the batches in order, one transaction each (see
+:mod:`firehose.ledger`), so that the next batch is parsed and read while the database writes the last one. A
+partial batch is flushed whenever the queue is quiet for the flush interval, so a trickle of events is applied
+within about a second rather than at the next keep-alive. At most one batch waits for the writer and the line
+queue is short: memory stays flat however far behind the stream is.
 A batch that fails to apply stops the writer there (the later ones are not applied, so the checkpoint never
 passes events that were not applied) and the error ends the connection as it did without a writer.
 """
@@ -80,9 +81,10 @@ class _Writer:
         self._thread.start()
 
     def submit(self, batch: list[Event]) -> None:
-        """Hand a batch over (waits while one is already waiting); raises what made an earlier batch fail."""
+        """Read a batch and hand it over (waits while one is already waiting); raises what made an earlier batch
+        fail."""
         self._raise()
-        self._batches.put(batch)
+        self._batches.put(ledger.prepare(batch, self.creds.resolve_tenant))
 
     def close(self) -> None:
         """Apply what was handed over, stop the thread; raises what made a batch fail."""
@@ -270,9 +272,9 @@ class Receiver:
         writer.submit(batch[:])
         batch.clear()
 
-    def _apply(self, key: StreamKey, batch: list[Event], creds: Credentials) -> None:
+    def _apply(self, key: StreamKey, batch: ledger.PreparedBatch, creds: Credentials) -> None:
         """The writer's work: one batch, one transaction."""
-        outcome = ledger.apply_batch(key, batch, creds.resolve_tenant)
+        outcome = ledger.apply_prepared(key, batch)
         self.batches += 1
         if outcome.skipped:
             logger.debug("firehose: skipped %s", dict(outcome.skipped))

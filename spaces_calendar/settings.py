@@ -295,8 +295,9 @@ if FIREHOSE_DEDUP_RETENTION_S <= FIREHOSE_RESUME_OVERLAP_S:
                                "replayed events could be applied twice.")
 #: Spaces sends KEEP_ALIVE about every 15 s when idle; silence for this long means a dead connection.
 FIREHOSE_SILENCE_TIMEOUT_S = env.float("FIREHOSE_SILENCE_TIMEOUT_S", 45.0, minimum=0.1)
-#: A batch (one transaction: apply + checkpoint) closes at this many events or after this long.
-FIREHOSE_BATCH_SIZE = env.int("FIREHOSE_BATCH_SIZE", 500, minimum=1, maximum=50_000)
+#: A batch (one transaction: apply + checkpoint) closes at this many events or after this long (5,000: a batch
+#: costs a fixed dozen statements, so small ones pay it per few events; benchmarks/README.md, firehose_path).
+FIREHOSE_BATCH_SIZE = env.int("FIREHOSE_BATCH_SIZE", 5000, minimum=1, maximum=50_000)
 FIREHOSE_FLUSH_INTERVAL_S = env.float("FIREHOSE_FLUSH_INTERVAL_S", 1.0, minimum=0.01)
 FIREHOSE_BACKOFF_BASE_S = env.float("FIREHOSE_BACKOFF_BASE_S", 1.0, minimum=0)
 FIREHOSE_BACKOFF_MAX_S = env.float("FIREHOSE_BACKOFF_MAX_S", 60.0, minimum=0)

@@ -31,6 +31,9 @@ def test_keep_alives_and_blank_lines_are_not_events(text):
     (b'{"eventType": "DEVICE_PRESENCE"}', "no recordUid"),
     (b'{"recordUid": "e", "recordTimestamp": "soon"}', "no recordUid or recordTimestamp"),
     (b"x" * (MAX_LINE_BYTES + 1), "longer than"),
+    # PostgreSQL's text holds no NUL: one such event would fail its batch at every reconnect.
+    (b'{"recordUid": "e\\u0000", "recordTimestamp": 1}', "NUL character"),
+    (b'{"recordUid": "e\\ud800", "recordTimestamp": 1}', "not JSON"),  # a lone surrogate
 ])
 def test_lines_that_are_not_events_are_refused_with_a_reason(text, reason):
     with pytest.raises(BadLine, match=reason):

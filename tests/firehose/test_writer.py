@@ -30,17 +30,17 @@ def test_batches_are_applied_in_order_and_none_after_one_that_failed(firehose, o
     settings.FIREHOSE_BATCH_SIZE = 2
     settings.FIREHOSE_FLUSH_INTERVAL_S = 5  # batches close by size only
     applied: list[list[str]] = []
-    real = ledger.apply_batch
+    real = ledger.apply_prepared
 
-    def failing_second(key, events, resolve):  # noqa: ANN001, ANN202
+    def failing_second(key, batch):  # noqa: ANN001, ANN202
         if len(applied) == 1:
-            applied.append([event.uid for event in events])
+            applied.append([event.uid for event in batch.events])
             raise RuntimeError("the database went away")
-        outcome = real(key, events, resolve)
-        applied.append([event.uid for event in events])
+        outcome = real(key, batch)
+        applied.append([event.uid for event in batch.events])
         return outcome
 
-    monkeypatch.setattr(ledger, "apply_batch", failing_second)
+    monkeypatch.setattr(ledger, "apply_prepared", failing_second)
     start = int(time.time() * 1000) - 10_000
     events = [occupancy(firehose, "loc-fjord", n, start + n) for n in range(8)]
     for event in events:
