@@ -37,8 +37,6 @@ DEFAULT_SILENCE = {
     "spaces_iot": timedelta(hours=6),
     "spaces_wifi": timedelta(minutes=10),
 }
-#: Older name, used by the kiosk.
-DEFAULT_STALENESS = DEFAULT_SILENCE
 #: How late each source reports that a room emptied.
 DEFAULT_EMPTY_LAG = {"webex": timedelta(minutes=2)}
 FALLBACK_STALENESS = timedelta(hours=1)

@@ -1,6 +1,15 @@
 import pytest
 
+from occupancy import sensors
 from tests.factories import make_room, make_tenant
+
+
+@pytest.fixture(autouse=True)
+def _fresh_sensor_catalogue_memory():
+    """``sensors.note_seen`` remembers per process what it wrote, which a rolled-back test leaves behind."""
+    sensors.forget_written()
+    yield
+    sensors.forget_written()
 
 
 @pytest.fixture

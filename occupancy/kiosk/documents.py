@@ -32,7 +32,7 @@ from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from occupancy import bulk
-from occupancy.fusion import DEFAULT_STALENESS, FALLBACK_STALENESS, Reading
+from occupancy.fusion import DEFAULT_SILENCE, FALLBACK_STALENESS, Reading
 from occupancy.models import OccupancyPolicy, RoomSourceState, SourceOutage
 from occupancy.outages import FIREHOSE_SOURCES
 from occupancy.pipeline import silence_limits
@@ -51,7 +51,7 @@ logger = logging.getLogger(__name__)
 #: Bookings that started this long before a document was built are not fingerprinted (see above).
 VERSION_LOOKBACK = timedelta(hours=12)
 #: Readings older than this at build time were stale (or about to be) for every source.
-RECENT_WINDOW = min([*DEFAULT_STALENESS.values(), FALLBACK_STALENESS])
+RECENT_WINDOW = min([*DEFAULT_SILENCE.values(), FALLBACK_STALENESS])
 #: How far back a still-running booking may have started (multi-day events), and how far ahead we look.
 BOOKING_LOOKBACK = timedelta(days=7)
 BOOKING_HORIZON = timedelta(days=14)

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from occupancy.fusion import DEFAULT_STALENESS, EMPTY, FALLBACK_STALENESS, OCCUPIED, Reading, combine
+from occupancy.fusion import DEFAULT_SILENCE, EMPTY, FALLBACK_STALENESS, OCCUPIED, Reading, combine
 
 FREE, PENDING, BUSY = "free", "pending", "busy"
 
@@ -72,7 +72,7 @@ class Status:
 
 
 def occupancy_now(readings: Iterable[Reading], now: datetime,
-                  staleness: Mapping[str, timedelta] = DEFAULT_STALENESS) -> Occupancy:
+                  staleness: Mapping[str, timedelta] = DEFAULT_SILENCE) -> Occupancy:
     """Fuse each source's latest reading (``RoomSourceState``) into the room's occupancy at ``now``."""
     readings = list(readings)
     fresh = [r for r in readings if now < r.observed_at + staleness.get(r.source, FALLBACK_STALENESS)]

@@ -30,9 +30,7 @@ def fake(settings, fake_microsoft_for_browser):
     """A non-sandbox configuration with Microsoft pointed at the fake."""
     settings.SANDBOX = False
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    sensors.forget_written()
-    yield fake_microsoft_for_browser
-    sensors.forget_written()
+    return fake_microsoft_for_browser
 
 
 @pytest.fixture

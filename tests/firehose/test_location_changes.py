@@ -14,19 +14,11 @@ import pytest
 from firehose import ledger
 from firehose.events import parse_line
 from occupancy.models import OccupancySignal, PendingSignal, SensorSource
-from occupancy.sensors import forget_written
 from spaces_calendar.core.models import Room
 from tests.factories import make_room, make_tenant
 
 pytestmark = pytest.mark.django_db
 _uids = count(1)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_catalogue_memory():
-    forget_written()
-    yield
-    forget_written()
 
 
 def zone(location_id: str, name: str) -> dict:

@@ -12,17 +12,10 @@ from django.utils import timezone
 
 from occupancy.intake import RoomKey, Signal, advance_states, record, record_many
 from occupancy.models import OccupancySignal, PendingSignal, RoomSourceState, SensorSource
-from occupancy.sensors import Seen, forget_written, note_seen
+from occupancy.sensors import Seen, note_seen
 from tests.factories import make_room, make_tenant
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_catalogue_memory():
-    forget_written()
-    yield
-    forget_written()
 
 
 @pytest.fixture

@@ -10,20 +10,13 @@ from django.utils import timezone
 
 from occupancy.intake import RoomKey, Signal, record
 from occupancy.models import BookingOutcome, OccupancySignal, PendingSignal, SensorSource
-from occupancy.sensors import MappingError, Seen, forget_written, map_source, note_seen, prune_pending, unmap_source
+from occupancy.sensors import MappingError, Seen, map_source, note_seen, prune_pending, unmap_source
 from spaces_calendar.calendars.models import Booking
 from spaces_calendar.core.models import Room
 from tests.factories import make_room, make_tenant
 
 pytestmark = pytest.mark.django_db
 MIN = timedelta(minutes=1)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_catalogue_memory():
-    forget_written()
-    yield
-    forget_written()
 
 
 @pytest.fixture

@@ -1,15 +1,11 @@
 import pytest
 from django.core.cache import cache
 
-from occupancy import sensors
 from tests.microsoft.conftest import fake_microsoft  # noqa: F401 (the fake Entra + Graph fixture, shared)
 
 
 @pytest.fixture(autouse=True)
-def _fast_passwords_and_fresh_memory(settings):
+def _fast_passwords_and_fresh_cache(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.SANDBOX = False  # a real install: nothing is seeded, every step is the admin's
-    sensors.forget_written()
     cache.clear()
-    yield
-    sensors.forget_written()
