@@ -23,7 +23,7 @@ from .report_filters import FilterError, ReportFilters, parse_filters
 
 # The same local-dates condition as every report (one clause per room time zone), so the rows of a range are the
 # ones the reports count.
-from .reports import _local_range
+from .reports import local_range
 
 OUTCOMES: tuple[str, ...] = tuple(OutcomeKind.values)
 EVIDENCE_KEYS = ("first_presence_at", "last_presence_at", "peak_people", "median_people", "occupied_minutes",
@@ -87,7 +87,7 @@ def booking_outcomes(filters: BookingFilters) -> QuerySet[BookingOutcome]:
     Cancelled bookings are left out as in the reports: the pipeline drops their outcomes, and until it has, a
     cancelled meeting was not judged in any sense that matters."""
     report = filters.report
-    rows = BookingOutcome.objects.filter(_local_range(report), tenant=report.tenant, booking__cancelled=False,
+    rows = BookingOutcome.objects.filter(local_range(report), tenant=report.tenant, booking__cancelled=False,
                                          room__in=report.rooms())
     if report.organizer:
         rows = rows.filter(organizer_hash=report.organizer_hash)

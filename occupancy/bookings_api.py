@@ -6,7 +6,6 @@ Authentication, tenant choice and the 400 shape are the reports API's (``ReportV
 
 from __future__ import annotations
 
-import csv
 from datetime import UTC
 from urllib.parse import urlencode
 
@@ -31,7 +30,7 @@ from .booking_rows import (
     booking_rows,
     parse_booking_filters,
 )
-from .csv_export import _Echo, _lines
+from .csv_export import stream_csv
 from .report_filters import MAX_PER_PAGE, parse_page
 
 PER_PAGE = 50
@@ -149,13 +148,8 @@ class BookingsCSVView(ReportView):
     )
     def get(self, request: Request) -> StreamingHttpResponse:
         filters = parse_booking_filters(request.query_params, self.tenant(request))
-        writer = csv.writer(_Echo())
-        lines = (writer.writerow(line) for line in _lines(BOOKINGS, booking_rows(filters)))
-        response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
         report = filters.report
-        response["Content-Disposition"] = (
-            f'attachment; filename="bookings-{report.date_from}-to-{report.date_to}.csv"')
-        return response
+        return stream_csv(BOOKINGS, booking_rows(filters), f"bookings-{report.date_from}-to-{report.date_to}.csv")
 
 
 def _page_url(request: Request, filters: BookingFilters, page: int, per_page: int) -> str:

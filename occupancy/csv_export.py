@@ -158,10 +158,15 @@ def filename(report: str, table: str, filters: ReportFilters) -> str:
 def csv_response(report: str, table: str, filters: ReportFilters) -> StreamingHttpResponse:
     """The whole table as CSV, streamed (the ghost list of a year can be long). ``table`` must be in TABLES."""
     spec, rows = TABLES[report][table]
+    return stream_csv(spec, rows(filters), filename(report, table, filters))
+
+
+def stream_csv(spec: TableSpec, items: Iterable[object], name: str) -> StreamingHttpResponse:
+    """``items`` as a streamed CSV download named ``name``: a header line, then one escaped row per item."""
     writer = csv.writer(_Echo())
-    lines = (writer.writerow(line) for line in _lines(spec, rows(filters)))
+    lines = (writer.writerow(line) for line in _lines(spec, items))
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename(report, table, filters)}"'
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
 
 

@@ -295,14 +295,14 @@ def _days(filters: ReportFilters) -> QuerySet[RoomDay]:
 
 def _outcomes(filters: ReportFilters, *, by_organizer: bool = True) -> QuerySet[BookingOutcome]:
     """Final outcomes of bookings starting within the range's local dates, each in its own room's time zone."""
-    outcomes = BookingOutcome.objects.filter(_local_range(filters), tenant=filters.tenant, final=True,
+    outcomes = BookingOutcome.objects.filter(local_range(filters), tenant=filters.tenant, final=True,
                                              booking__cancelled=False, room__in=filters.rooms())
     if by_organizer and filters.organizer:
         outcomes = outcomes.filter(organizer_hash=filters.organizer_hash)
     return outcomes
 
 
-def _local_range(filters: ReportFilters) -> Q:
+def local_range(filters: ReportFilters) -> Q:
     """One condition per time zone among the rooms: local midnight of the first day to that of the day after."""
     pairs = filters.rooms().values_list("time_zone", "floor__building__time_zone").distinct()
     condition = Q(pk__in=[])
