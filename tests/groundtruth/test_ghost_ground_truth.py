@@ -95,7 +95,11 @@ def test_the_scenario_has_every_case_and_every_shape():
     assert 2_000 <= len(scene.lines) <= 8_000, summary
     stamps = [line.timestamp_ms for line in scene.lines]
     assert sum(1 for a, b in zip(stamps, stamps[1:], strict=False) if b < a) > 100, "out-of-order delivery"
-    assert max(a - b for a, b in zip(stamps, stamps[1:], strict=False)) <= 5 * 60_000, "shuffled within minutes"
+    # Lateness as the scenario deals it: a line up to 4 min after its record, a duplicate up to 3 min after that;
+    # so a line can follow one recorded up to 7 min later (a bound of 5 failed on some clocks: duplicates).
+    lateness = [line.delivered_ms - line.timestamp_ms for line in scene.lines]
+    assert min(lateness) >= 0 and max(lateness) <= 7 * 60_000, "delivered within minutes of the record"
+    assert max(a - b for a, b in zip(stamps, stamps[1:], strict=False)) <= 7 * 60_000, "shuffled within minutes"
     uids = Counter(line.uid for line in scene.lines if line.kind in ("event", "duplicate"))
     assert sum(1 for n in uids.values() if n > 1) == kinds["duplicate"]
     start_ms, end_ms = (int(t.timestamp() * 1000) for t in scene.outage)
