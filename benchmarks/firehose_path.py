@@ -478,7 +478,7 @@ def whole_path(base_url: str, tenant_id: int, stream: str, total: int, profile: 
             backend_pid.append(pid)
         started = time.perf_counter()
         outcome = apply_prepared(key, batch)
-        run.batches.append((len(batch.events), time.perf_counter() - started))
+        run.batches.append((len(batch.uids), time.perf_counter() - started))
         run.events += outcome.applied + outcome.duplicates
         if len(run.batches) % 10 == 1 or run.events >= total:
             run.rss.append((run.events, *rss_mib()))
@@ -550,22 +550,34 @@ def stored(tenant_id: int, stream: str) -> dict[str, Any]:
             "sources": SensorSource.objects.filter(tenant_id=tenant_id).count()}
 
 
-def cleanup(tenant_id: int, stream: str, uid_prefix: str) -> None:
-    """Remove the benchmark's rows from a database we do not own, in plain DELETEs."""
+def cleanup(tenant_id: int, stream: str, lines_file: Path) -> None:
+    """Remove the benchmark's rows from a database we do not own, in plain DELETEs (the de-dup rows by the keys of
+    the records the run generated)."""
     from django.db import connection, transaction
 
+    from firehose import ledger
+    from firehose.events import BadLine, parse_line
     from firehose.models import Checkpoint, ReceiverStatus, SeenRecord
+    from occupancy import bulk
     from occupancy.models import OccupancySignal, PendingSignal, RoomSourceState, SensorSource, SourceOutage
     from spaces_calendar.core.models import Building, Floor, Room, Tenant
 
+    keys = []
+    for rows in read_lines(lines_file):
+        for row in rows:
+            with contextlib.suppress(BadLine):
+                if (event := parse_line(row[0])) is not None:
+                    keys.append(ledger.record_key(event))
     rooms = f"SELECT id FROM {Room._meta.db_table} WHERE tenant_id = %s"  # noqa: S608
     with transaction.atomic(), connection.cursor() as cursor:
         for model in (OccupancySignal, RoomSourceState):
             cursor.execute(f"DELETE FROM {model._meta.db_table} WHERE room_id IN ({rooms})", [tenant_id])  # noqa: S608
         for model in (PendingSignal, SensorSource, SourceOutage):
             cursor.execute(f"DELETE FROM {model._meta.db_table} WHERE tenant_id = %s", [tenant_id])  # noqa: S608
-        cursor.execute(f"DELETE FROM {SeenRecord._meta.db_table} WHERE record_uid LIKE %s",  # noqa: S608
-                       [uid_prefix + "%"])
+        with bulk.binding_cursor() as keyed:
+            keyed.execute(f"DELETE FROM {SeenRecord._meta.db_table} WHERE (record_timestamp_ms, uid_hash) IN "  # noqa: S608
+                          "(SELECT * FROM unnest(%b::bigint[], %b::bigint[]))",
+                          [[key[0] for key in keys], [key[1] for key in keys]])
         Checkpoint.objects.filter(stream=stream).delete()
         ReceiverStatus.objects.filter(stream=stream).delete()
         Room.objects.filter(tenant_id=tenant_id).delete()
@@ -694,7 +706,7 @@ def main() -> None:
             fake.stop()
         if tenant_id is not None and os.environ.get("DATABASE_URL") and not args.keep:
             step("cleaning up")
-            cleanup(tenant_id, stream, f"{run_token}-")
+            cleanup(tenant_id, stream, lines_file)
         shutil.rmtree(data_dir, ignore_errors=True)
 
 

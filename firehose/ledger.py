@@ -9,6 +9,7 @@ batch is one transaction, which is what lets the receiver keep up with the strea
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -71,34 +72,77 @@ def resume_from_ms(key: StreamKey, now: datetime | None = None) -> int:
 class PreparedBatch:
     """A batch read ahead of its transaction (no database work but the tenant lookups), so that the receiver reads
     the next batch while the database writes this one: what :func:`apply_prepared` writes when none of its
-    events was applied before (else it reads the new ones again, inside the transaction)."""
+    events was applied before (else only the new ones' part of it).
 
-    events: list[Event]
-    #: Each recordUid once, with its first event.
-    unique: dict[str, Event]
+    Each event is read as it is added (:meth:`add`) and only its reading is kept, not the parsed JSON: holding a
+    batch of parsed payloads until the batch was full tripled the cost of parsing (every new dict in memory not
+    yet in the cache) and read each payload again once it had left the cache."""
+
     resolve: TenantResolver
+    #: Every event's recordUid, in stream order (in-batch duplicates included).
+    uids: list[str] = field(default_factory=list)
+    high_water_ms: int = 0
+    #: Each record once (by :func:`record_key`), in stream order, with where its reading ends in ``signals``,
+    #: ``seen`` and ``actions`` and why parts of it were skipped.
+    marks: dict[tuple[int, int], tuple[int, int, int, tuple[str, ...]]] = field(default_factory=dict)
     signals: list[SignalTuple] = field(default_factory=list)
     seen: list[sensors.Seen] = field(default_factory=list)
     skipped: Counter = field(default_factory=Counter)
     #: Writes an event asks for besides its signals (location changes, app activations), in stream order.
     actions: list[tuple] = field(default_factory=list)
 
+    def add(self, event: Event) -> None:
+        """Read one event into the batch (a record already in it counts once)."""
+        self.uids.append(event.uid)
+        if event.timestamp_ms > self.high_water_ms:
+            self.high_water_ms = event.timestamp_ms
+        key = record_key(event)
+        if key in self.marks:
+            return
+        reasons = _read_into(event, self.resolve, self.signals, self.seen, self.actions)
+        if reasons:
+            self.skipped.update(reasons)
+        self.marks[key] = (len(self.signals), len(self.seen), len(self.actions), reasons)
 
-def prepare(events: list[Event], resolve_tenant: TenantResolver) -> PreparedBatch:
-    """Read a batch: its signals, catalogue sightings, skips and other writes, as if every event were new."""
-    tenants: dict[str, int | None] = {}  # a resolver may query the database: once per Spaces tenant and batch
+    def __len__(self) -> int:
+        return len(self.uids)
+
+    def only(self, fresh: set[tuple[int, int]]) -> tuple[list[SignalTuple], list[sensors.Seen], list[tuple],
+                                                           Counter]:
+        """The readings of the records in ``fresh`` alone."""
+        signals: list[SignalTuple] = []
+        seen: list[sensors.Seen] = []
+        actions: list[tuple] = []
+        skipped: Counter = Counter()
+        signal_at = seen_at = action_at = 0
+        for key, (signal_end, seen_end, action_end, reasons) in self.marks.items():
+            if key in fresh:
+                signals += self.signals[signal_at:signal_end]
+                seen += self.seen[seen_at:seen_end]
+                actions += self.actions[action_at:action_end]
+                skipped.update(reasons)
+            signal_at, seen_at, action_at = signal_end, seen_end, action_end
+        return signals, seen, actions, skipped
+
+
+def tenant_cache(resolve_tenant: TenantResolver) -> TenantResolver:
+    """``resolve_tenant`` asked once per Spaces tenant (a resolver may query the database): use one per batch, so
+    that an activation or deactivation shows at the next batch."""
+    tenants: dict[str, int | None] = {}
 
     def resolve(spaces_tenant_id: str) -> int | None:
         if spaces_tenant_id not in tenants:
             tenants[spaces_tenant_id] = resolve_tenant(spaces_tenant_id)
         return tenants[spaces_tenant_id]
 
-    unique: dict[str, Event] = {}
+    return resolve
+
+
+def prepare(events: list[Event], resolve_tenant: TenantResolver) -> PreparedBatch:
+    """Read a batch: its signals, catalogue sightings, skips and other writes, as if every event were new."""
+    batch = PreparedBatch(tenant_cache(resolve_tenant))
     for event in events:
-        unique.setdefault(event.uid[:200], event)
-    batch = PreparedBatch(events, unique, resolve)
-    for event in unique.values():
-        _read_into(event, resolve, batch.signals, batch.skipped, batch.seen, batch.actions)
+        batch.add(event)
     return batch
 
 
@@ -114,7 +158,7 @@ def apply_prepared(key: StreamKey, batch: PreparedBatch) -> BatchOutcome:
     claimed in one INSERT (the unique index says which were applied before), the catalogue refreshed, the
     signals, pending signals and room states written by the intake in one statement each, the checkpoint moved."""
     outcome = BatchOutcome()
-    if not batch.events:
+    if not batch.uids:
         return outcome
     try:
         with transaction.atomic():
@@ -133,16 +177,14 @@ def _apply(key: StreamKey, batch: PreparedBatch, outcome: BatchOutcome) -> None:
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
     checkpoint, _ = Checkpoint.objects.select_for_update().get_or_create(**key.lookup)
-    fresh = _claim(batch.unique)
-    events = batch.events
-    outcome.duplicates = len(events) - len(fresh)
-    if len(fresh) == len(batch.unique):
+    fresh = _claim(list(batch.marks))
+    outcome.duplicates = len(batch.uids) - len(fresh)
+    if len(fresh) == len(batch.marks):
         signals, seen, actions = batch.signals, batch.seen, batch.actions
         outcome.skipped.update(batch.skipped)
     else:  # some were applied before: only the others count
-        signals, seen, actions = [], [], []
-        for event in fresh:
-            _read_into(event, batch.resolve, signals, outcome.skipped, seen, actions)
+        signals, seen, actions, skipped = batch.only(fresh)
+        outcome.skipped.update(skipped)
     for action in actions:
         if action[0] == "location":
             apply_location_changes(action[1], action[2])
@@ -160,7 +202,7 @@ def _apply(key: StreamKey, batch: PreparedBatch, outcome: BatchOutcome) -> None:
         if result.pending:  # kept for when the location or workspace is mapped (counted to be seen)
             outcome.skipped["pending_unmapped"] += result.pending
     outcome.applied = len(fresh)
-    outcome.high_water_ms = max(checkpoint.high_water_ms, max(event.timestamp_ms for event in events))
+    outcome.high_water_ms = max(checkpoint.high_water_ms, batch.high_water_ms)
     checkpoint.high_water_ms = outcome.high_water_ms
     checkpoint.applied += outcome.applied
     checkpoint.duplicates += outcome.duplicates
@@ -171,51 +213,60 @@ def _apply(key: StreamKey, batch: PreparedBatch, outcome: BatchOutcome) -> None:
     ReceiverStatus.objects.filter(**key.lookup).update(last_event_at=timezone.now())
 
 
-def _claim(unique: dict[str, Event]) -> list[Event]:
-    """The batch's events (one per recordUid) whose recordUid was never applied, their uids now remembered (in
-    the batch's transaction).
+def record_key(event: Event) -> tuple[int, int]:
+    """How the de-dup store knows a record: its ``recordTimestamp`` and a signed 64-bit BLAKE2b hash of its
+    ``recordUid`` (see :class:`firehose.models.SeenRecord`). The migration that filled the store from recordUids
+    hashes the same way: change neither alone."""
+    digest = hashlib.blake2b(event.uid.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return event.timestamp_ms, int.from_bytes(digest, "big", signed=True)
 
-    PostgreSQL: one ``INSERT ... ON CONFLICT DO NOTHING RETURNING``, so the unique index is probed once per uid,
-    by the insert itself, and a uid another receiver is applying at this moment waits for that transaction and
+
+def _claim(keys: list[tuple[int, int]]) -> set[tuple[int, int]]:
+    """Of the batch's records (by :func:`record_key`, each once), those never applied before, their keys now
+    remembered (in the batch's transaction).
+
+    PostgreSQL: one ``INSERT ... ON CONFLICT DO NOTHING RETURNING``, so the primary key is probed once per record,
+    by the insert itself, and a record another receiver is applying at this moment waits for that transaction and
     then counts as a duplicate. SQLite (one writer at a time): one lookup, then one insert of the new ones."""
     table = SeenRecord._meta.db_table
+    columns = ["record_timestamp_ms", "uid_hash"]
     if connection.vendor == "postgresql":
-        claimed = bulk.insert_columns(table, ["record_uid", "record_timestamp_ms"],
-                                      [list(unique), [event.timestamp_ms for event in unique.values()]],
-                                      "ON CONFLICT (record_uid) DO NOTHING RETURNING record_uid")
-        if len(claimed) == len(unique):
-            return list(unique.values())
-        new = {row[0] for row in claimed}
-        return [event for uid, event in unique.items() if uid in new]
-    seen = set()
-    uids = list(unique)
+        claimed = bulk.insert_columns(table, columns, [[key[0] for key in keys], [key[1] for key in keys]],
+                                      "ON CONFLICT DO NOTHING RETURNING record_timestamp_ms, uid_hash")
+        return {(row[0], row[1]) for row in claimed}
+    seen: set[tuple[int, int]] = set()
+    ordered = sorted(keys)
     with connection.cursor() as cursor:
-        for start in range(0, len(uids), _SQLITE_CHUNK):
-            chunk = uids[start:start + _SQLITE_CHUNK]
+        for start in range(0, len(ordered), _SQLITE_CHUNK):
+            chunk = ordered[start:start + _SQLITE_CHUNK]
             marks = ", ".join(["%s"] * len(chunk))
-            cursor.execute(f"SELECT record_uid FROM {table} WHERE record_uid IN ({marks})", chunk)  # noqa: S608
-            seen.update(row[0] for row in cursor.fetchall())
-    fresh = [(uid, event) for uid, event in unique.items() if uid not in seen]
-    bulk.insert_rows(table, ["record_uid", "record_timestamp_ms"], [(uid, event.timestamp_ms) for uid, event in fresh])
-    return [event for _, event in fresh]
+            # The range of timestamps enters the primary key; the hashes pick the rows out of it.
+            cursor.execute(f"SELECT record_timestamp_ms, uid_hash FROM {table} WHERE record_timestamp_ms "  # noqa: S608
+                           f"BETWEEN %s AND %s AND uid_hash IN ({marks})",
+                           [chunk[0][0], chunk[-1][0], *(key[1] for key in chunk)])
+            seen.update((row[0], row[1]) for row in cursor.fetchall())
+    fresh = [key for key in keys if key not in seen]
+    bulk.insert_rows(table, columns, fresh)
+    return set(fresh)
 
 
-def _read_into(event: Event, resolve_tenant: TenantResolver, signals: list[SignalTuple], skipped: Counter,
-               seen: list[sensors.Seen], actions: list[tuple]) -> None:
-    """One event's reading, added to the batch's: no database work here but the tenant lookup (``actions`` holds
-    the writes it asks for besides its signals, done in the batch's transaction)."""
+def _read_into(event: Event, resolve_tenant: TenantResolver, signals: list[SignalTuple],
+               seen: list[sensors.Seen], actions: list[tuple]) -> tuple[str, ...]:
+    """One event's reading, added to the batch's; returns why (parts of) it were skipped. No database work here
+    but the tenant lookup (``actions`` holds the writes it asks for besides its signals, done in the batch's
+    transaction)."""
     reading = read(event)
+    reasons: tuple[str, ...] = ()
     if reading.skipped:
-        skipped[reading.skipped] += 1
+        reasons = (reading.skipped,)
         if not reading.seen:
-            return
+            return reasons
     if reading.activation is not None:
         actions.append(("activation", event, reading.activation))
-        return
+        return reasons
     tenant_id = resolve_tenant(event.spaces_tenant_id)
     if tenant_id is None:
-        skipped["unknown_tenant"] += 1
-        return
+        return (*reasons, "unknown_tenant")
     drafts = reading.signals
     if not reading.location_changes and len(drafts) <= 1:  # nearly every event: no dicts to build
         source = drafts[0].source if drafts else ""
@@ -234,6 +285,7 @@ def _read_into(event: Event, resolve_tenant: TenantResolver, signals: list[Signa
     for draft in drafts:
         signals.append((tenant_id, draft.key_kind, draft.key, draft.source, draft.observed_at, draft.present,
                         draft.people_count, draft.peak_count, draft.window_end, event.uid))
+    return reasons
 
 
 #: SourceSeen (by identity: the reader hands out one object per location it keeps seeing) → its catalogue entry.

@@ -80,11 +80,14 @@ class _Writer:
         self._thread = threading.Thread(target=self._run, name="firehose-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, batch: list[Event]) -> None:
-        """Read a batch and hand it over (waits while one is already waiting); raises what made an earlier batch
-        fail."""
+    def new_batch(self) -> ledger.PreparedBatch:
+        """An empty batch for the parsing thread to read events into."""
+        return ledger.PreparedBatch(ledger.tenant_cache(self.creds.resolve_tenant))
+
+    def submit(self, batch: ledger.PreparedBatch) -> None:
+        """Hand a batch over (waits while one is already waiting); raises what made an earlier batch fail."""
         self._raise()
-        self._batches.put(ledger.prepare(batch, self.creds.resolve_tenant))
+        self._batches.put(batch)
 
     def close(self) -> None:
         """Apply what was handed over, stop the thread; raises what made a batch fail."""
@@ -192,7 +195,7 @@ class Receiver:
         reader = threading.Thread(target=self._read, args=(stream, lines), name="firehose-reader", daemon=True)
         reader.start()
         writer = _Writer(self, key, creds)
-        batch: list[Event] = []
+        batch = writer.new_batch()
         batch_started = time.monotonic()
         last_status = 0.0
         count = 0
@@ -202,7 +205,7 @@ class Receiver:
                 try:
                     item = lines.get(timeout=settings.FIREHOSE_FLUSH_INTERVAL_S)
                 except queue.Empty:
-                    self._flush(writer, batch)
+                    batch = self._flush(writer, batch)
                     continue
                 if isinstance(item, _End):
                     end = item
@@ -223,13 +226,13 @@ class Receiver:
                     event = parse(key, line)
                     if event is None:
                         continue
-                    if not batch:
+                    if not batch.uids:
                         batch_started = time.monotonic()
-                    batch.append(event)
-                    if len(batch) >= size:
-                        self._flush(writer, batch)
-                if batch and time.monotonic() - batch_started >= settings.FIREHOSE_FLUSH_INTERVAL_S:
-                    self._flush(writer, batch)
+                    batch.add(event)  # read now, while its JSON is in the cache; only the reading is kept
+                    if len(batch.uids) >= size:
+                        batch = self._flush(writer, batch)
+                if batch.uids and time.monotonic() - batch_started >= settings.FIREHOSE_FLUSH_INTERVAL_S:
+                    batch = self._flush(writer, batch)
         finally:
             stream.close()
             try:
@@ -244,7 +247,7 @@ class Receiver:
             raise end.error
         return count
 
-    def _drain(self, lines: queue.Queue, key: StreamKey, batch: list[Event]) -> None:
+    def _drain(self, lines: queue.Queue, key: StreamKey, batch: ledger.PreparedBatch) -> None:
         """Complete lines already queued when the connection ended still count."""
         while True:
             try:
@@ -255,7 +258,7 @@ class Receiver:
                 for line in item:
                     event = self._parse(key, line)
                     if event is not None:
-                        batch.append(event)
+                        batch.add(event)
 
     def _parse(self, key: StreamKey, line: bytes) -> Event | None:
         try:
@@ -265,12 +268,12 @@ class Receiver:
             ledger.set_aside(key, str(error), line)
             return None
 
-    def _flush(self, writer: _Writer, batch: list[Event]) -> None:
-        """Hand the batch to the writer and start a new one."""
-        if not batch:
-            return
-        writer.submit(batch[:])
-        batch.clear()
+    def _flush(self, writer: _Writer, batch: ledger.PreparedBatch) -> ledger.PreparedBatch:
+        """Hand the batch to the writer; returns the next (a new one, unless this one was empty)."""
+        if not batch.uids:
+            return batch
+        writer.submit(batch)
+        return writer.new_batch()
 
     def _apply(self, key: StreamKey, batch: ledger.PreparedBatch, creds: Credentials) -> None:
         """The writer's work: one batch, one transaction."""

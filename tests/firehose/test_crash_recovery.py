@@ -94,9 +94,13 @@ def test_sigkill_at_random_points_neither_loses_nor_repeats_an_event(firehose, t
             if applied() >= EVENTS:
                 break
 
+        connected = log.read_text().count("firehose: connected")
         process = start_receiver(firehose, tenant, log)
         started.append(process)
         assert wait_for(lambda: applied() >= EVENTS, timeout=180, interval=1), log.read_text()[-3000:]
+        # The killed ones may have applied everything already: stop this one once it runs (has its handlers).
+        assert wait_for(lambda: log.read_text().count("firehose: connected") > connected, timeout=60), (
+            log.read_text()[-3000:])
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0, log.read_text()[-3000:]
     finally:

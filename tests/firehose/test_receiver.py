@@ -256,4 +256,32 @@ def test_applied_record_uids_are_remembered_but_not_forever(firehose, office, se
     ledger.apply_batch(StreamKey("test"), events, lambda spaces: tenant.pk)
 
     assert ledger.prune_seen() == 1
-    assert list(SeenRecord.objects.values_list("record_uid", flat=True)) == [recent["recordUid"]]
+    assert list(SeenRecord.objects.values_list("record_timestamp_ms", "uid_hash")) == [ledger.record_key(events[1])]
+    # What is left still tells the replayed copy from a new record.
+    assert ledger.apply_batch(StreamKey("test"), [events[1]], lambda spaces: tenant.pk).duplicates == 1
+
+
+def test_a_batch_partly_applied_before_applies_only_the_rest_with_its_skips(firehose, office):
+    from firehose import ledger
+
+    tenant, rooms = office
+    now = NOW_MS() - 60_000
+    first = occupancy(firehose, "loc-fjord", 1, at=now)
+    unmapped = occupancy(firehose, "loc-nowhere", 2, at=now + 1)
+    noise = webex(firehose, "ws-fjord", {"ambientNoise": 30}, at=now + 2)  # no occupancy metric: skipped
+    fresh = occupancy(firehose, "loc-glacier", 0, at=now + 3)
+    parsed = {name: parse_line(json.dumps(event)) for name, event in
+              {"first": first, "unmapped": unmapped, "noise": noise, "fresh": fresh}.items()}
+    ledger.apply_batch(StreamKey("test"), [parsed["first"], parsed["noise"]], lambda spaces: tenant.pk)
+
+    # The replayed two come again between new ones, and one new one twice.
+    again = [parsed["unmapped"], parsed["first"], parsed["fresh"], parsed["noise"], parsed["fresh"]]
+    outcome = ledger.apply_batch(StreamKey("test"), again, lambda spaces: tenant.pk)
+
+    assert (outcome.applied, outcome.duplicates, outcome.signals) == (2, 3, 1)
+    assert dict(outcome.skipped) == {"pending_unmapped": 1}, "the replayed event's skip is not counted again"
+    assert applied_uids() == sorted([first["recordUid"], fresh["recordUid"]])
+    assert list(PendingSignal.objects.values_list("source_event_id", flat=True)) == [unmapped["recordUid"]]
+    checkpoint = Checkpoint.objects.get(stream="test")
+    assert checkpoint.skipped == {"no_occupancy_telemetry": 1, "pending_unmapped": 1}
+    assert checkpoint.high_water_ms == now + 3
