@@ -292,7 +292,8 @@ def parse_args() -> argparse.Namespace:
                                                                            "(0: skip it)")
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--connections", type=int, default=50)
-    parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers (manage.py up: 2)")
+    parser.add_argument("--web-workers", type=int, default=None,
+                        help="gunicorn workers (default: WEB_WORKERS, as manage.py up starts them)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--keep", action="store_true", help="keep the tenant in an external database")
@@ -311,6 +312,8 @@ def main() -> None:
         from django.conf import settings
         from django.db import connection
 
+        if args.web_workers is None:
+            args.web_workers = settings.WEB_WORKERS
         broker = settings.CELERY_BROKER_URL.split(":", 1)[0]
         run = Run(database=connection.vendor, broker=broker, rooms=args.rooms, load_before=load_average())
         step(f"seeding {args.rooms} linked rooms on {connection.vendor}, broker {broker}")

@@ -47,6 +47,10 @@ if len(SECRET_KEY) < 32:
 
 DEBUG = env.bool("DEBUG", False)
 PORT = env.int("PORT", 8000, minimum=1, maximum=65535)
+#: gunicorn worker processes ``manage.py up`` starts (each with 4 threads). Two per core: a request spends most of
+#: its time waiting on the database and the broker, and threads of one process then queue for its one GIL; with two
+#: workers on two cores the webhook benchmark's p99 at 200 notifications/s was 167-263 ms, with four 74 ms.
+WEB_WORKERS = env.int("WEB_WORKERS", 2 * (os.cpu_count() or 1), minimum=1, maximum=64)
 PUBLIC_BASE_URL = env.url("PUBLIC_BASE_URL", f"http://127.0.0.1:{PORT}")
 _public = urlsplit(PUBLIC_BASE_URL)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", list(dict.fromkeys(
@@ -135,8 +139,14 @@ _SQLITE_OPTIONS = {
 if DATABASE_URL is None:
     _name = "test-db.sqlite3" if TESTING else "db.sqlite3"
     DATABASE_URL = f"sqlite:///{DATA_DIR / _name}"
+#: Whether each request first checks its persistent connection with a round trip (Django's CONN_HEALTH_CHECKS).
+#: Off by default: it was a third of a webhook's database round trips (and of its waiting under load). Without it
+#: a connection the database dropped (a restart) fails the one request that finds it, and Django then closes it at
+#: the end of that request (an error marks it unusable), so the next request of that thread reconnects; webhook
+#: senders retry, kiosks poll again.
+DB_CONN_HEALTH_CHECKS = env.bool("DB_CONN_HEALTH_CHECKS", False)
 try:
-    _db = dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)
+    _db = dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=DB_CONN_HEALTH_CHECKS)
 except ValueError as exc:
     raise ImproperlyConfigured(
         f"DATABASE_URL is not valid ({exc}): expected e.g. postgres://user:pass@host:5432/name or sqlite:///path"

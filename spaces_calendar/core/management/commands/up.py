@@ -43,7 +43,7 @@ class Command(BaseCommand):
     help = "Migrate, create the first admin, seed the sandbox, then run web + worker + beat + firehose (+ sandbox)."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--web-workers", type=int, default=2)
+        parser.add_argument("--web-workers", type=int, default=settings.WEB_WORKERS)
         parser.add_argument("--concurrency", type=int, default=2)
 
     def handle(self, *args, web_workers: int, concurrency: int, **options) -> None:
