@@ -22,6 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from spaces_calendar.core.models import Room, Tenant
+from spaces_calendar.core.tasks_seam import enqueue_on_commit
 
 from . import aggregates, pipeline
 from .kiosk.models import KioskRoomStatus
@@ -129,16 +130,8 @@ def _check(value: int, bounds: tuple[int, int], name: str) -> None:
 
 def schedule_recompute(tenant_id: int, room_ids: list[int]) -> None:
     """After commit, have a worker recompute these rooms (``apply_rules``); a broker failure is logged only."""
-    from . import tasks  # tasks imports this module
-
-    def enqueue() -> None:
-        try:
-            tasks.apply_rules.delay(tenant_id, sorted(room_ids))
-        except Exception:  # noqa: BLE001 - any broker failure; logged with its traceback
-            logger.exception("could not enqueue occupancy.apply_rules for tenant %s (%d rooms); outcomes already "
-                             "called keep the old rules until rebuild_occupancy --keep-spans", tenant_id, len(room_ids))
-
-    transaction.on_commit(enqueue)
+    enqueue_on_commit("occupancy.apply_rules", tenant_id, sorted(room_ids),
+                      consequence="outcomes already called keep the old rules until rebuild_occupancy --keep-spans")
 
 
 def apply_rules(tenant_id: int, room_ids: list[int] | None = None,

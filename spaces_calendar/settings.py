@@ -231,7 +231,8 @@ WEBEX_JWKS_URLS = env.json_map(
     },
 )
 # --- Calendar sync --------------------------------------------------------------------------------------------
-CALENDAR_PROVIDERS = {"microsoft": "spaces_calendar.providers.microsoft.calendar.MicrosoftCalendars"}
+#: Provider key -> its package's ProviderPackage (calendars/registry.py): its tile, URLs, calendars and sandbox.
+CALENDAR_PROVIDERS = {"microsoft": "spaces_calendar.providers.microsoft.provider.MICROSOFT"}
 #: Whole local days synced after today (1 = today and tomorrow), in each room's own time zone.
 CALENDAR_SYNC_DAYS_AHEAD = env.int("CALENDAR_SYNC_DAYS_AHEAD", 1, minimum=0, maximum=30)
 #: Whole local days before today that a link's first sync also fetches (7 = from local midnight a week ago), so a

@@ -6,12 +6,10 @@ from drf_spectacular.views import SpectacularAPIView
 from occupancy import api as report_api
 from occupancy import bookings_api, rules_views, sensors_views
 from occupancy import views as report_views
-from spaces_calendar.calendars import import_views, linking_views
+from spaces_calendar.calendars import import_views, linking_views, registry
 from spaces_calendar.calendars import views as calendar_views
 from spaces_calendar.core import views as core_views
 from spaces_calendar.partner import views as partner_views
-from spaces_calendar.providers.microsoft import views as microsoft_views
-from spaces_calendar.providers.microsoft import webhooks as microsoft_webhooks
 
 admin.site.site_header = "spaces-calendar administration"
 
@@ -31,14 +29,12 @@ urlpatterns = [
          name="calendar-rooms-link-suggested"),
     path("integrations/<str:provider>/rooms/<int:room_id>/link", linking_views.link, name="calendar-room-link"),
     path("integrations/<str:provider>/rooms/<int:room_id>/unlink", linking_views.unlink, name="calendar-room-unlink"),
-    path("integrations/microsoft/connect", microsoft_views.connect, name="microsoft-connect"),
-    path("integrations/microsoft/callback", microsoft_views.callback, name="microsoft-callback"),
+    # Each registered provider's own urls.py (onboarding under integrations/<key>/, webhooks under webhooks/<key>/).
+    *registry.url_patterns(),
     path("integrations/spaces/", partner_views.spaces, name="partner-spaces"),
     path("integrations/spaces/deactivate", partner_views.deactivate, name="partner-spaces-deactivate"),
     path("partner/health/app", partner_views.app_health, name="partner-health-app"),
     path("partner/health/api", partner_views.api_health, name="partner-health-api"),
-    path("webhooks/microsoft/notifications", microsoft_webhooks.notifications, name="microsoft-notifications"),
-    path("webhooks/microsoft/lifecycle", microsoft_webhooks.lifecycle, name="microsoft-lifecycle"),
     path("sandbox/", include("spaces_calendar.sandbox.urls")),
     path("", include("spaces_calendar.api_tokens.urls")),
     path("reports/ghost-bookings/", report_views.ghost_bookings, name="reports-ghost-bookings"),

@@ -18,7 +18,8 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 
-from . import tasks
+from spaces_calendar.core.tasks_seam import enqueue
+
 from .sync import request_sync
 
 logger = logging.getLogger(__name__)
@@ -69,9 +70,5 @@ def dispatch_after_debounce(now: float | None = None) -> bool:
 def _enqueue(eta: datetime | None) -> bool:
     """The rooms are already due in the database; if the broker is briefly down, beat's next dispatch claims them,
     so a failed enqueue must not turn into a 500 that makes the provider retry."""
-    try:
-        tasks.dispatch_due_syncs.apply_async(eta=eta)
-    except Exception:  # noqa: BLE001 - any broker failure; logged with its traceback
-        logger.exception("could not queue the calendar dispatch; beat's periodic dispatch will claim the rooms")
-        return False
-    return True
+    return enqueue("calendars.dispatch_due_syncs", eta=eta,
+                   consequence="beat's periodic dispatch will claim the rooms")

@@ -7,6 +7,8 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
+from spaces_calendar.core.tasks_seam import enqueue_on_commit
+
 from .models import CalendarConnection, CalendarLink, ConnectionStatus, Subscription
 from .remote import provider_for
 
@@ -41,7 +43,6 @@ def resume_connection(connection: CalendarConnection) -> int:
     """After a successful (re)consent: every link syncs in full now and gets its subscription back."""
     count = CalendarLink.objects.filter(connection=connection).update(
         sync_state="", next_sync_at=timezone.now(), claimed_until=None, claim_token="", failures=0)
-    from . import tasks
-
-    transaction.on_commit(lambda: tasks.connection_resumed.delay(connection.pk))
+    enqueue_on_commit("calendars.connection_resumed", connection.pk,
+                      consequence="the links are due now and beat's dispatch syncs them; rooms refresh on demand")
     return count

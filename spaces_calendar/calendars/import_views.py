@@ -6,7 +6,6 @@ discovered calendars, so what is imported is what the admin reviewed, then redir
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -17,7 +16,7 @@ from spaces_calendar.core.http import OutboundError
 from spaces_calendar.core.permissions import tenant_admin_required
 from spaces_calendar.providers.errors import ConsentRevoked
 
-from . import room_import
+from . import registry, room_import
 from .import_forms import FallbackForm, ImportForm
 from .linking import active_connection
 from .linking_views import failure_message
@@ -25,7 +24,7 @@ from .models import CalendarConnection, ConnectionStatus, Provider
 
 
 def _provider_label(provider: str) -> str:
-    if provider not in settings.CALENDAR_PROVIDERS or provider not in Provider.values:
+    if not registry.is_registered(provider) or provider not in Provider.values:
         raise Http404("No such calendar provider.")
     return Provider(provider).label
 
@@ -34,9 +33,9 @@ def _provider_label(provider: str) -> str:
 @require_GET
 def start(request: HttpRequest) -> HttpResponse:
     """The navigation's "Import rooms": the import of the first connected calendar provider."""
-    for provider in settings.CALENDAR_PROVIDERS:
-        if active_connection(request.tenant.pk, provider) is not None:
-            return redirect("calendar-rooms-import", provider=provider)
+    for provider in registry.registered():
+        if active_connection(request.tenant.pk, provider.key) is not None:
+            return redirect("calendar-rooms-import", provider=provider.key)
     messages.info(request, "Connect a calendar first: its directory lists the rooms to import.")
     return redirect("integrations")
 

@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from spaces_calendar.core.models import Room
+from spaces_calendar.core.tasks_seam import enqueue_on_commit
 
 from .models import Booking, CalendarConnection, CalendarLink, ConnectionStatus, DiscoveredCalendar
 
@@ -45,9 +46,8 @@ def link_calendar(room: Room, calendar: DiscoveredCalendar) -> CalendarLink:
     except IntegrityError:
         raise LinkError(f"{calendar} was linked by someone else just now.") from None
     logger.info("linked room %s to calendar %s", room.pk, calendar.external_id)
-    from . import tasks  # tasks import this module's neighbours; import late to keep the graph acyclic
-
-    transaction.on_commit(lambda: tasks.link_ready.delay(link.pk))
+    enqueue_on_commit("calendars.link_ready", link.pk,
+                      consequence="the link is due now, beat's dispatch syncs it and subscription upkeep subscribes it")
     return link
 
 
@@ -55,11 +55,9 @@ def link_calendar(room: Room, calendar: DiscoveredCalendar) -> CalendarLink:
 def unlink_calendar(link: CalendarLink) -> None:
     """Remove a link: its change subscriptions are deleted at the provider, future bookings go (nothing keeps
     them current any more), past ones stay for the reports."""
-    from . import tasks
-
     for subscription in link.subscriptions.all():
-        args = (link.connection_id, subscription.external_id, subscription.resource)
-        transaction.on_commit(lambda args=args: tasks.delete_remote_subscription.delay(*args))
+        enqueue_on_commit("calendars.delete_remote_subscription", link.connection_id, subscription.external_id,
+                          subscription.resource, consequence="the provider keeps notifying until it expires")
     Booking.objects.filter(link=link, end__gt=timezone.now()).delete()
     logger.info("unlinked room %s from calendar %s", link.room_id, link.external_calendar_id)
     link.delete()

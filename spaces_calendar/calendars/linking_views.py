@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
-from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
@@ -21,6 +20,7 @@ from spaces_calendar.core.models import Room
 from spaces_calendar.core.permissions import tenant_admin_required
 from spaces_calendar.providers.errors import ConsentRevoked
 
+from . import registry
 from .discovery import DiscoveryError, add_calendar_by_email, refresh_calendars
 from .linking import LinkError, active_connection, link_calendar, unlink_calendar
 from .linking_overview import LinkingOverview, RoomRow, link_suggested, linking_overview
@@ -30,7 +30,7 @@ ConnectionView = Callable[..., HttpResponse]
 
 
 def _provider_name(provider: str) -> str:
-    if provider not in settings.CALENDAR_PROVIDERS or provider not in Provider.values:
+    if not registry.is_registered(provider) or provider not in Provider.values:
         raise Http404("No such calendar provider.")
     return Provider(provider).label
 

@@ -1,8 +1,8 @@
 """The provider-neutral face of a calendar provider: what the sync engine and the linking pages ask of it.
 
 Microsoft 365 and Google Workspace each implement :class:`CalendarProvider` in their own package; the engine in
-this package never imports them directly but looks them up by name (:func:`provider_for`), so the dependency
-points from the providers to the engine.
+this package never imports them directly but looks them up by name (:func:`provider_for`, through
+:mod:`.registry`), so the dependency points from the providers to the engine.
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Protocol
 
-from django.conf import settings
-from django.utils.module_loading import import_string
+from .registry import calendar_provider
 
 if TYPE_CHECKING:
     from .models import CalendarConnection, CalendarLink, Subscription
@@ -132,12 +131,5 @@ class CalendarProvider(Protocol):
 
 
 def provider_for(name: str) -> CalendarProvider:
-    """The provider implementation registered in ``settings.CALENDAR_PROVIDERS`` under ``name``."""
-    try:
-        path = settings.CALENDAR_PROVIDERS[name]
-    except KeyError:
-        raise LookupError(f"no calendar provider registered as {name!r}") from None
-    return _instances.get(path) or _instances.setdefault(path, import_string(path)())
-
-
-_instances: dict[str, CalendarProvider] = {}
+    """The ``CalendarProvider`` of the provider registered under ``name`` (:mod:`.registry`)."""
+    return calendar_provider(name)

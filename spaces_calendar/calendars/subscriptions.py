@@ -21,6 +21,7 @@ from spaces_calendar.providers.errors import ConsentRevoked
 from .connections import mark_needs_consent
 from .models import CalendarConnection, CalendarLink, ConnectionStatus, Subscription
 from .remote import provider_for
+from .sync import request_sync
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +74,6 @@ def reconcile_link(link: CalendarLink, report: MaintenanceReport | None = None) 
 def renew(subscription: Subscription, report: MaintenanceReport | None = None) -> Subscription | None:
     """Extend a subscription (also Graph's answer to ``reauthorizationRequired``); recreate it, and resync the
     room, when the provider no longer has it."""
-    from .sync import request_sync
-
     report = report or MaintenanceReport()
     link = subscription.link
     connection = link.connection

@@ -1,1 +1,2 @@
-"""Calendar providers: one package per provider (client, notification parsing, fake server)."""
+"""Calendar providers: one package per provider, registered in ``settings.CALENDAR_PROVIDERS`` through its
+``provider.py`` (see ``spaces_calendar/calendars/registry.py``)."""

@@ -1,8 +1,8 @@
 """Simulated Cisco Spaces occupancy for the sandbox's demo rooms, following their calendars, sent as the real
 Firehose sends it.
 
-Who is in a room follows the room's meetings in the fake Microsoft 365 (planned in :mod:`microsoft_demo`) as they
-are at that moment, so a meeting booked, moved or cancelled on the sandbox page changes the occupancy too:
+Who is in a room follows the room's meetings in the fake Microsoft 365 (planned in ``providers/microsoft/demo.py``)
+as they are at that moment, so a meeting booked, moved or cancelled on the sandbox page changes the occupancy too:
 
 * people come to most meetings, from two minutes before to four minutes after the start, about as many as were
   invited (now and then one steps out for a minute), and leave up to three minutes before the end;
@@ -56,10 +56,10 @@ from zoneinfo import ZoneInfo
 
 from spaces_calendar.partner import firehose_payloads as fp
 from spaces_calendar.partner.firehose_fake import FakeFirehose
+from spaces_calendar.providers.microsoft.demo import BUILDING, room_email
 from spaces_calendar.providers.microsoft.fake import FakeMicrosoft
 from spaces_calendar.providers.microsoft.timezones import from_graph
 from spaces_calendar.sandbox import config
-from spaces_calendar.sandbox.microsoft_demo import BUILDING, room_email
 from spaces_calendar.sandbox.seed import DEMO_ROOMS, UNLISTED_ROOMS
 
 logger = logging.getLogger(__name__)

@@ -1,9 +1,10 @@
-from django.urls import path
+from django.urls import include, path
 
-from spaces_calendar.sandbox import views
+from spaces_calendar.sandbox import pieces, views
 
 urlpatterns = [
     path("", views.index, name="sandbox"),
-    path("microsoft/meetings/<slug:action>", views.change_meeting, name="sandbox-meeting"),
+    # Each registered provider's sandbox controls (Microsoft 365's: microsoft/meetings/<action>).
+    *[path("", include(module)) for module in pieces.page_modules()],
     path("spaces/activation-token", views.spaces_token, name="sandbox-spaces-token"),
 ]

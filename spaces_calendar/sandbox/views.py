@@ -1,9 +1,11 @@
-"""The sandbox page: what is simulated, the fake tenant's calendars and buttons that change them, and the fake Cisco
-Spaces: an activation token on request and the occupancy data arriving for the tenant's rooms."""
+"""The sandbox page: what is simulated, each registered calendar provider's part (its fake tenant's calendars and
+buttons that change them, from the provider package's ``sandbox_page``), and the fake Cisco Spaces: an activation
+token on request and the occupancy data arriving for the tenant's rooms."""
 
 from __future__ import annotations
 
 from functools import wraps
+from types import ModuleType
 
 from django.conf import settings
 from django.contrib import messages
@@ -17,19 +19,12 @@ from django.views.decorators.http import require_GET, require_POST
 from spaces_calendar.core.http import OutboundError
 from spaces_calendar.core.models import Role, Tenant
 from spaces_calendar.partner.activation import activation_for
-from spaces_calendar.sandbox import config, controls_client
-from spaces_calendar.sandbox.controls_client import ChangeResult, ControlRefused
+from spaces_calendar.sandbox import config, controls_client, pieces
 from spaces_calendar.sandbox.occupancy_status import room_occupancy
 from spaces_calendar.sandbox.seed import DEMO_TENANT_SLUG
 
 #: Where a freshly issued activation token waits for the page to show it, once.
 FRESH_ACTIVATION_SLOT = "sandbox_spaces_activation"
-
-CHANGES = {
-    "add": lambda form: controls_client.add_meeting(form["room"], subject=form.get("subject", "")),
-    "move": lambda form: controls_client.move_meeting(form["room"], form["event_id"], int(form.get("minutes", 30))),
-    "cancel": lambda form: controls_client.cancel_meeting(form["room"], form["event_id"]),
-}
 
 
 def is_demo_tenant(tenant: Tenant | None) -> bool:
@@ -60,22 +55,18 @@ def demo_admin_only(view):
 @demo_admin_only
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
-    rooms, problem = [], ""
-    try:
-        rooms = controls_client.fetch_rooms()
-    except OutboundError as error:
-        problem = f"The fake Microsoft 365 did not answer ({error.kind}). Is the sandbox process running?"
     context = {
-        "rooms": rooms,
-        "problem": problem,
+        "providers": [provider_section(module, request) for module in pieces.page_modules()],
         "time_zone": config.TIME_ZONE,
-        "login_url": settings.MICROSOFT_LOGIN_URL,
-        "graph_url": settings.MICROSOFT_GRAPH_URL,
         "ca_bundle": settings.OUTBOUND_CA_BUNDLE,
-        "tenant_id": config.MICROSOFT_TENANT_ID,
         **spaces_context(request),
     }
     return render(request, "sandbox/index.html", context)
+
+
+def provider_section(module: ModuleType, request: HttpRequest) -> dict:
+    """One provider's part of the page: its templates, and what they show (``section.<name>`` in them)."""
+    return {"summary_template": module.SUMMARY_TEMPLATE, "template": module.TEMPLATE, **module.page_context(request)}
 
 
 def spaces_context(request: HttpRequest) -> dict:
@@ -107,33 +98,3 @@ def spaces_token(request: HttpRequest) -> HttpResponse:
     else:
         request.session[FRESH_ACTIVATION_SLOT] = token.token
     return redirect(reverse("sandbox") + "#spaces")
-
-
-@demo_admin_only
-@require_POST
-def change_meeting(request: HttpRequest, action: str) -> HttpResponse:
-    if action not in CHANGES or not request.POST.get("room"):
-        raise Http404("Unknown sandbox action.")
-    try:
-        result = CHANGES[action](request.POST)
-    except (KeyError, ValueError):
-        messages.error(request, "That form was incomplete.")
-    except ControlRefused as refusal:
-        messages.error(request, f"The fake Microsoft 365 refused: {refusal}")
-    except OutboundError as error:
-        messages.error(request, f"The fake Microsoft 365 did not answer ({error.kind}).")
-    else:
-        messages.success(request, describe(result))
-    return redirect("sandbox")
-
-
-def describe(result: ChangeResult) -> str:
-    """One sentence for the admin: what changed and whether our webhook heard about it."""
-    meeting = result.meeting
-    what = {"created": "Booked", "updated": "Moved", "deleted": "Cancelled"}[result.change_type]
-    local = f"{meeting.start.strftime('%a %H:%M')}–{meeting.end.strftime('%H:%M')}"
-    text = f"{what} “{meeting.subject or 'meeting'}” ({local})."
-    if not result.notifications:
-        return text + " No change subscription on that room yet, so no notification was sent: link the room first."
-    answers = ", ".join(str(status) if status is not None else error for status, error in result.notifications)
-    return text + f" Graph notified our webhook; it answered {answers}."

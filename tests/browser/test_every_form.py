@@ -314,7 +314,7 @@ def sandbox_spaces_activate(s: Stage) -> None:
 
 
 def _meetings(s: Stage) -> dict[str, dict]:
-    return s.fakes["sandbox"].microsoft.events[FJORD_MAILBOX]
+    return s.fakes["sandbox"].fake("microsoft").events[FJORD_MAILBOX]
 
 
 def _single_meeting(s: Stage) -> str:
@@ -431,9 +431,9 @@ REGISTRY = [
              ("microsoft",)),
     FormCase("sandbox/index.html", "sandbox-spaces-token", "", "admin", sandbox_spaces_token, ("sandbox",)),
     FormCase("sandbox/index.html", "partner-spaces", "", "admin", sandbox_spaces_activate, ("sandbox",)),
-    FormCase("sandbox/index.html", "sandbox-meeting", "", "admin", sandbox_meeting_add, ("sandbox",)),
-    FormCase("sandbox/index.html", "sandbox-meeting", "", "admin", sandbox_meeting_move, ("sandbox",)),
-    FormCase("sandbox/index.html", "sandbox-meeting", "", "admin", sandbox_meeting_cancel, ("sandbox",)),
+    FormCase("sandbox/microsoft.html", "sandbox-meeting", "", "admin", sandbox_meeting_add, ("sandbox",)),
+    FormCase("sandbox/microsoft.html", "sandbox-meeting", "", "admin", sandbox_meeting_move, ("sandbox",)),
+    FormCase("sandbox/microsoft.html", "sandbox-meeting", "", "admin", sandbox_meeting_cancel, ("sandbox",)),
     FormCase("api_tokens/tokens.html", "", "new-api-token-form", "viewer", api_token_new),
     FormCase("api_tokens/tokens.html", "api-token-revoke", "", "viewer", api_token_revoke),
     # Signed out, as both login forms are used; the Django admin's signs in the superuser.
@@ -512,7 +512,7 @@ def fake_spaces_for_browser(settings) -> Iterator[FakeSpacesPartner]:
 def sandbox_for_browser(settings) -> Iterator[Sandbox]:
     """The sandbox's fakes (Microsoft 365 and Cisco Spaces) on free ports, the settings pointing at them."""
     partner_client.forget_public_keys()
-    running = start_sandbox(login_port=0, graph_port=0, spaces_port=0)
+    running = start_sandbox(ports={}, spaces_port=0)
     point_settings_at(settings, running)
     try:
         yield running

@@ -8,6 +8,7 @@ from datetime import timedelta
 from unittest import mock
 
 import pytest
+from celery.signals import before_task_publish, task_prerun
 from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
@@ -19,6 +20,7 @@ from occupancy.kiosk import tokens
 from occupancy.kiosk.models import KioskRoomStatus
 from occupancy.models import BookingOutcome, OccupancyPolicy, OccupancySpan, RoomDay, RoomGrace
 from spaces_calendar.calendars.models import Booking
+from spaces_calendar.celery import app as celery_app
 from spaces_calendar.core.models import Role, Room, Tenant
 from tests.factories import make_room, make_tenant, make_user
 
@@ -26,6 +28,32 @@ pytestmark = pytest.mark.django_db
 PAGE = "/settings/occupancy/"
 SET_GRACE = "/settings/occupancy/room-grace"
 MIN = timedelta(minutes=1)
+
+
+@pytest.fixture
+def published():
+    """Names of the tasks sent to the broker (Celery's own signal: the messages still go out)."""
+    sent: list[str] = []
+
+    def keep(sender=None, **kwargs):
+        sent.append(sender)
+
+    before_task_publish.connect(keep, weak=False)
+    yield sent
+    before_task_publish.disconnect(keep)
+
+
+@pytest.fixture
+def ran():
+    """(task name, args) of every task run inline (``eager_tasks``)."""
+    started: list[tuple[str, list]] = []
+
+    def keep(sender=None, args=None, **kwargs):
+        started.append((sender.name, list(args)))
+
+    task_prerun.connect(keep, weak=False)
+    yield started
+    task_prerun.disconnect(keep)
 
 
 def clear_url(room: Room) -> str:
@@ -181,12 +209,13 @@ def test_a_room_override_is_set_changed_and_cleared(admin, world):
     assert "Nothing changed." in admin.post(clear_url(world.fjord), follow=True).text
 
 
-def test_an_override_equal_to_the_grace_in_force_recalculates_nothing(admin, world):
-    with mock.patch.object(tasks.apply_rules, "delay") as delay:
+def test_an_override_equal_to_the_grace_in_force_recalculates_nothing(admin, world, published,
+                                                                     django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
         response = admin.post(SET_GRACE, {"room": world.fjord.pk, "grace_minutes": 10}, follow=True)
 
     assert "Saved: Fjord: grace window 10 min" in response.text and "recalculated" not in response.text
-    delay.assert_not_called()
+    assert published == []
 
 
 @pytest.mark.parametrize("minutes", ["0", "61", "", "soon"])
@@ -244,39 +273,39 @@ def test_a_room_override_wins_over_the_tenant_default(admin, world):
     assert (outcome_of(fjord), outcome_of(glacier)) == ("late_start", "attended")
 
 
-def test_the_recalculation_is_enqueued_on_commit_and_runs_in_the_worker(admin, world, eager_tasks,
+def test_the_recalculation_is_enqueued_on_commit_and_runs_in_the_worker(admin, world, eager_tasks, ran,
                                                                         django_capture_on_commit_callbacks):
     booking = late_meeting(world.fjord)
     RoomGrace.objects.create(room=world.glacier, grace_minutes=30)
 
-    with mock.patch.object(tasks.apply_rules, "delay", wraps=tasks.apply_rules.delay) as delay:
-        with django_capture_on_commit_callbacks(execute=False) as callbacks:
-            admin.post(PAGE, rules_form(grace=15))
-        delay.assert_not_called()  # nothing before the commit
-        for callback in callbacks:
-            callback()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        admin.post(PAGE, rules_form(grace=15))
+    assert ran == [] and outcome_of(booking) == "late_start"  # nothing before the commit
+    for callback in callbacks:
+        callback()
 
-    delay.assert_called_once_with(world.acme.pk, [world.fjord.pk])  # Glacier keeps its own grace window
+    assert ran == [("occupancy.apply_rules", [world.acme.pk, [world.fjord.pk]])]  # Glacier keeps its own window
     assert outcome_of(booking) == "attended"
 
 
-def test_a_show_subjects_change_recalculates_nothing(admin, world, django_capture_on_commit_callbacks):
-    with mock.patch.object(tasks.apply_rules, "delay") as delay, \
-            django_capture_on_commit_callbacks(execute=True):
+def test_a_show_subjects_change_recalculates_nothing(admin, world, published, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
         response = admin.post(PAGE, rules_form(subjects=True), follow=True)
 
     assert "kiosks show meeting subjects." in response.text and "recalculated" not in response.text
-    delay.assert_not_called()
+    assert published == []
 
 
 def test_the_rules_are_saved_when_the_broker_is_down(admin, world, django_capture_on_commit_callbacks, caplog):
-    with mock.patch.object(tasks.apply_rules, "delay", side_effect=OperationalError("broker down")), \
-            django_capture_on_commit_callbacks(execute=True), caplog.at_level(logging.ERROR, "occupancy.rules"):
+    # The broker client refusing, as kombu does when the broker is unreachable.
+    with mock.patch.object(celery_app, "send_task", side_effect=OperationalError("broker down")), \
+            django_capture_on_commit_callbacks(execute=True), caplog.at_level(logging.ERROR):
         response = admin.post(PAGE, rules_form(grace=20))
 
     assert response.status_code == 302
     assert OccupancyPolicy.objects.get(tenant=world.acme).grace_minutes == 20
     assert "could not enqueue occupancy.apply_rules" in caplog.text
+    assert "keep the old rules until rebuild_occupancy --keep-spans" in caplog.text
 
 
 def test_the_task_only_touches_the_tenants_own_rooms(world):

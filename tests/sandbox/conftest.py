@@ -12,8 +12,8 @@ from tests.microsoft.conftest import answer_like_our_webhook
 def point_settings_at(settings, running: Sandbox) -> None:
     """What the sandbox settings do for a real run, for fakes on free ports and the test CA."""
     settings.SANDBOX = True
-    settings.MICROSOFT_LOGIN_URL = running.microsoft.login_url
-    settings.MICROSOFT_GRAPH_URL = running.microsoft.graph_url
+    settings.MICROSOFT_LOGIN_URL = running.fake("microsoft").login_url
+    settings.MICROSOFT_GRAPH_URL = running.fake("microsoft").graph_url
     settings.MICROSOFT_CLIENT_ID = config.MICROSOFT_CLIENT_ID
     settings.MICROSOFT_CLIENT_SECRET = config.MICROSOFT_CLIENT_SECRET
     settings.OUTBOUND_CA_BUNDLE = ca_bundle_path()
@@ -28,8 +28,8 @@ def point_settings_at(settings, running: Sandbox) -> None:
 @pytest.fixture
 def sandbox(settings) -> Iterator[Sandbox]:
     """The sandbox runner in-process on free ports, with our settings pointing at it."""
-    running = start_sandbox(login_port=0, graph_port=0)
-    fake = running.microsoft
+    running = start_sandbox(ports={})
+    fake = running.fake("microsoft")
     point_settings_at(settings, running)
     try:
         yield running

@@ -55,7 +55,7 @@ def sandbox_paths() -> list[str]:
 
 @pytest.fixture
 def running(settings) -> Iterator[Sandbox]:
-    started = start_sandbox(login_port=0, graph_port=0, spaces_port=0, spaces_interval_s=60)
+    started = start_sandbox(ports={}, spaces_port=0, spaces_interval_s=60)
     point_settings_at(settings, started)
     try:
         yield started
@@ -65,7 +65,7 @@ def running(settings) -> Iterator[Sandbox]:
 
 def fake_requests(sandbox: Sandbox) -> int:
     """Requests the fakes' own servers have taken: anything the sandbox page reads or changes goes through one."""
-    servers = [sandbox.microsoft.graph, sandbox.microsoft.login, sandbox.spaces.partner.server]
+    servers = [sandbox.fake("microsoft").graph, sandbox.fake("microsoft").login, sandbox.spaces.partner.server]
     return sum(len(server.requests) for server in servers)
 
 

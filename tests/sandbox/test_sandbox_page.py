@@ -76,11 +76,11 @@ def test_booking_a_meeting_from_the_page_reaches_the_fake_and_our_webhook(admin_
 
     assert "Booked “Ad-hoc meeting”" in response.text
     assert "it answered 202" in response.text
-    assert any(event["subject"] == "Ad-hoc meeting" for event in sandbox.microsoft.events[FJORD].values())
+    assert any(event["subject"] == "Ad-hoc meeting" for event in sandbox.fake("microsoft").events[FJORD].values())
 
 
 def test_moving_and_cancelling_from_the_page(admin_client, sandbox):
-    event_id = next(iter(sandbox.microsoft.events["harbour@sandbox-demo.example.com"]))
+    event_id = next(iter(sandbox.fake("microsoft").events["harbour@sandbox-demo.example.com"]))
     room = {"room": "harbour@sandbox-demo.example.com", "event_id": event_id}
 
     moved = admin_client.post(reverse("sandbox-meeting", args=["move"]), {**room, "minutes": "30"}, follow=True)
@@ -88,7 +88,7 @@ def test_moving_and_cancelling_from_the_page(admin_client, sandbox):
 
     assert "Moved" in moved.text and "link the room first" in moved.text
     assert "Cancelled" in cancelled.text
-    assert event_id not in sandbox.microsoft.events["harbour@sandbox-demo.example.com"]
+    assert event_id not in sandbox.fake("microsoft").events["harbour@sandbox-demo.example.com"]
 
 
 def test_a_refused_change_is_shown(admin_client, sandbox):

@@ -11,10 +11,10 @@ import requests
 from spaces_calendar.core.models import Room
 from spaces_calendar.providers.microsoft import client as ms_client
 from spaces_calendar.providers.microsoft.client import GraphClient, acquire_token
+from spaces_calendar.providers.microsoft.controls import CONTROL_PREFIX
 from spaces_calendar.providers.microsoft.onboarding import admin_consent_url
 from spaces_calendar.sandbox import config
 from spaces_calendar.sandbox.harness import ca_bundle_path
-from spaces_calendar.sandbox.microsoft_controls import CONTROL_PREFIX
 from spaces_calendar.sandbox.runner import start_sandbox
 from spaces_calendar.sandbox.seed import seed_demo_tenant
 from tests.sandbox.conftest import point_settings_at
@@ -28,7 +28,7 @@ def today_in_oslo() -> tuple[datetime, datetime]:
 
 
 def control(sandbox, action: str, **payload) -> requests.Response:
-    url = sandbox.microsoft.graph.url(f"{CONTROL_PREFIX}/meetings/{action}")
+    url = sandbox.fake("microsoft").graph.url(f"{CONTROL_PREFIX}/meetings/{action}")
     return requests.post(url, json=payload, verify=ca_bundle_path(), timeout=10)
 
 
@@ -215,7 +215,7 @@ def test_an_all_day_meeting_is_not_moved_by_minutes(sandbox):
 def test_the_controls_are_not_part_of_graph(sandbox):
     token = acquire_token(config.MICROSOFT_TENANT_ID)
 
-    answer = requests.get(sandbox.microsoft.graph_url + CONTROL_PREFIX + "/state", verify=ca_bundle_path(),
+    answer = requests.get(sandbox.fake("microsoft").graph_url + CONTROL_PREFIX + "/state", verify=ca_bundle_path(),
                           headers={"Authorization": f"Bearer {token}"}, timeout=5)
 
     assert answer.status_code == 404
@@ -223,18 +223,18 @@ def test_the_controls_are_not_part_of_graph(sandbox):
 
 def test_a_restarted_sandbox_keeps_its_subscriptions_and_meeting_ids(webhook, settings, tmp_path):
     room = "delta@sandbox-demo.example.com"
-    first = start_sandbox(login_port=0, graph_port=0, state_dir=tmp_path)
+    first = start_sandbox(ports={}, state_dir=tmp_path)
     point_settings_at(settings, first)
     try:
         subscribe(room, webhook)
-        ids = set(first.microsoft.events[room])
+        ids = set(first.fake("microsoft").events[room])
     finally:
         first.stop()
         ms_client.forget_tenant(config.MICROSOFT_TENANT_ID)
 
-    second = start_sandbox(login_port=0, graph_port=0, state_dir=tmp_path)
+    second = start_sandbox(ports={}, state_dir=tmp_path)
     try:
-        assert set(second.microsoft.events[room]) == ids
+        assert set(second.fake("microsoft").events[room]) == ids
         answer = control(second, "add", room=room)
     finally:
         second.stop()
@@ -246,7 +246,7 @@ def test_a_restarted_sandbox_keeps_its_subscriptions_and_meeting_ids(webhook, se
 def test_an_unreadable_subscriptions_file_is_ignored(tmp_path):
     (tmp_path / "microsoft-subscriptions.json").write_text("{not json")
 
-    restarted = start_sandbox(login_port=0, graph_port=0, state_dir=tmp_path)
+    restarted = start_sandbox(ports={}, state_dir=tmp_path)
     restarted.stop()
 
-    assert restarted.microsoft.subscriptions == {}
+    assert restarted.fake("microsoft").subscriptions == {}

@@ -10,10 +10,10 @@ import pytest
 from firehose.events import parse_line, read
 from spaces_calendar.partner import firehose_payloads as fp
 from spaces_calendar.partner.firehose_fake import REPLAY_WINDOW_S, FakeFirehose
+from spaces_calendar.providers.microsoft.demo import add_demo_meetings, add_demo_rooms
 from spaces_calendar.providers.microsoft.fake import FakeMicrosoft
 from spaces_calendar.sandbox import config
 from spaces_calendar.sandbox import spaces_demo as demo
-from spaces_calendar.sandbox.microsoft_demo import add_demo_meetings, add_demo_rooms
 
 DAY = date(2025, 3, 12)  # a Wednesday; the plan's meetings are on DAY and DAY2
 DAY2 = DAY + timedelta(days=1)

@@ -15,11 +15,11 @@ from occupancy.pipeline import rebuild_spans, recompute_outcomes
 from spaces_calendar.calendars.models import Booking
 from spaces_calendar.core.models import Room
 from spaces_calendar.partner.firehose_fake import FakeFirehose
+from spaces_calendar.providers.microsoft.demo import add_demo_meetings, add_demo_rooms
 from spaces_calendar.providers.microsoft.fake import FakeMicrosoft
 from spaces_calendar.sandbox import config
 from spaces_calendar.sandbox import spaces_demo as demo
 from spaces_calendar.sandbox.harness import ca_bundle_path
-from spaces_calendar.sandbox.microsoft_demo import add_demo_meetings, add_demo_rooms
 from spaces_calendar.sandbox.seed import seed_demo_tenant
 from tests.firehose.conftest import API_KEY, credentials_for, running
 from tests.worker import wait_for

@@ -11,10 +11,10 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 
-from spaces_calendar.calendars import tasks
 from spaces_calendar.calendars.change_hints import rooms_changed
 from spaces_calendar.calendars.models import ConnectionStatus, Provider, Subscription
 from spaces_calendar.calendars.sync import request_sync
+from spaces_calendar.core.tasks_seam import enqueue
 
 from .notifications import ChangeNotification, LifecycleNotification, client_state_matches
 
@@ -87,16 +87,16 @@ def accept_lifecycle(items: list[LifecycleNotification]) -> Screened:
     missed = list(by_event.pop("missed", {}).values())
     renew = list(by_event.pop("reauthorizationRequired", {}).values())
     for subscription in renew:
-        _enqueue(tasks.renew_subscription, subscription.pk)
+        _enqueue("calendars.renew_subscription", subscription.pk)
     if removed:
         Subscription.objects.filter(pk__in=[subscription.pk for subscription in removed]).delete()
     resync = sorted({subscription.link_id for subscription in removed + missed})
     if resync:
         request_sync(resync, delay_s=0, full=True)
     for subscription in removed:
-        _enqueue(tasks.resubscribe, subscription.link_id)
+        _enqueue("calendars.resubscribe", subscription.link_id)
     if missed:
-        _enqueue(tasks.dispatch_due_syncs)
+        _enqueue("calendars.dispatch_due_syncs")
     counts = Counter({"reauthorizationRequired": len(renew), "subscriptionRemoved": len(removed),
                       "missed": len(missed)})
     acted = ", ".join(f"{event} for {count} subscription(s)" for event, count in counts.items() if count)
@@ -115,10 +115,7 @@ def _log(what: str, total: int, screened: Screened, acted: str) -> None:
         logger.info("%s: %d item(s): %s", what, total, acted)
 
 
-def _enqueue(task, *args) -> None:
+def _enqueue(task_name: str, *args: int) -> None:
     """The change is already recorded (the link is due); if the broker is briefly down, beat's next dispatch
     picks it up, so a failed enqueue must not turn into a 500 that makes Graph retry."""
-    try:
-        task.apply_async(args=args)
-    except Exception:  # noqa: BLE001 - any broker failure; logged with its traceback
-        logger.exception("could not enqueue %s; the periodic dispatch will pick the change up", task.name)
+    enqueue(task_name, *args, consequence="the periodic dispatch and subscription upkeep will pick the change up")

@@ -18,10 +18,11 @@ from zoneinfo import ZoneInfo
 
 import requests
 
-from spaces_calendar.providers.microsoft.fake import FakeMicrosoft
-from spaces_calendar.providers.microsoft.timezones import from_graph
 from spaces_calendar.sandbox import config
 from spaces_calendar.sandbox.harness import FakeRequest, FakeResponse
+
+from .fake import FakeMicrosoft
+from .timezones import from_graph
 
 logger = logging.getLogger(__name__)
 

@@ -16,9 +16,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from spaces_calendar.providers.microsoft.fake import FakeMicrosoft
 from spaces_calendar.sandbox import config
 from spaces_calendar.sandbox.seed import DEMO_ROOMS
+
+from .fake import FakeMicrosoft
 
 BUILDING = "Demo HQ"
 #: A room that exists as a mailbox but not in Places (hidden from the address list): "add room by email".
