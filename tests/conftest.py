@@ -1,4 +1,5 @@
 import pytest
+from celery.signals import task_prerun
 
 from occupancy import sensors
 from tests.factories import make_room, make_tenant
@@ -41,3 +42,16 @@ def eager_tasks():
     yield
     celery_app.conf.task_always_eager = False
     celery_app.conf.task_eager_propagates = False
+
+
+@pytest.fixture
+def ran():
+    """(task name, args) of every task that ran in this process (eager mode: ``eager_tasks``)."""
+    started: list[tuple[str, list]] = []
+
+    def keep(sender=None, args=None, **kwargs):
+        started.append((sender.name, list(args)))
+
+    task_prerun.connect(keep, weak=False)
+    yield started
+    task_prerun.disconnect(keep)

@@ -7,7 +7,7 @@ import logging
 from unittest import mock
 
 import pytest
-from celery.signals import before_task_publish, task_prerun
+from celery.signals import before_task_publish
 from django.db import transaction
 from kombu.exceptions import OperationalError
 
@@ -30,19 +30,6 @@ def published():
     before_task_publish.connect(keep, weak=False)
     yield sent
     before_task_publish.disconnect(keep)
-
-
-@pytest.fixture
-def ran():
-    """(task name, args) of every task that ran in this process (eager mode)."""
-    started: list[tuple[str, list]] = []
-
-    def keep(sender=None, args=None, **kwargs):
-        started.append((sender.name, list(args)))
-
-    task_prerun.connect(keep, weak=False)
-    yield started
-    task_prerun.disconnect(keep)
 
 
 def test_it_queues_the_task_by_name_only_when_the_transaction_commits(published):

@@ -8,7 +8,7 @@ from datetime import timedelta
 from unittest import mock
 
 import pytest
-from celery.signals import before_task_publish, task_prerun
+from celery.signals import before_task_publish
 from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
@@ -41,19 +41,6 @@ def published():
     before_task_publish.connect(keep, weak=False)
     yield sent
     before_task_publish.disconnect(keep)
-
-
-@pytest.fixture
-def ran():
-    """(task name, args) of every task run inline (``eager_tasks``)."""
-    started: list[tuple[str, list]] = []
-
-    def keep(sender=None, args=None, **kwargs):
-        started.append((sender.name, list(args)))
-
-    task_prerun.connect(keep, weak=False)
-    yield started
-    task_prerun.disconnect(keep)
 
 
 def clear_url(room: Room) -> str:
